@@ -1,0 +1,150 @@
+"""DeepLabv3 on a dilated MobileNetV2: the CPU-friendly COSNet feature embedding."""
+import keras
+from keras import layers
+
+from cosnet_tf.backbones.aspp import apply_aspp
+from cosnet_tf.backbones.preprocessing import ImagePreprocessing
+
+# (expansion, filters, stride) of blocks 0-16 of MobileNetV2 (Sandler et al.).
+MOBILENETV2_BLOCKS = (
+    (1, 16, 1),
+    (6, 24, 2), (6, 24, 1),
+    (6, 32, 2), (6, 32, 1), (6, 32, 1),
+    (6, 64, 2), (6, 64, 1), (6, 64, 1), (6, 64, 1),
+    (6, 96, 1), (6, 96, 1), (6, 96, 1),
+    (6, 160, 2), (6, 160, 1), (6, 160, 1),
+    (6, 320, 1),
+)  # fmt: skip
+
+
+def _make_divisible(value, divisor=8):
+    """Channel rounding of keras.applications' MobileNetV2 (so its weights fit)."""
+    new_value = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if new_value < 0.9 * value:
+        new_value += divisor
+    return new_value
+
+
+def _bn(x, name):
+    return layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=name)(x)
+
+
+def _inverted_residual(x, expansion, filters, stride, dilation, prefix):
+    in_channels = x.shape[-1]
+    y = x
+    if expansion != 1:
+        y = layers.Conv2D(in_channels * expansion, 1, use_bias=False, name=f"{prefix}expand")(y)
+        y = layers.ReLU(6.0, name=f"{prefix}expand_relu")(_bn(y, f"{prefix}expand_BN"))
+    # 'same' padding equals keras.applications' explicit correct_pad + 'valid'
+    # for stride 2 and works for inputs of any size.
+    y = layers.DepthwiseConv2D(
+        3,
+        strides=stride,
+        padding="same",
+        dilation_rate=dilation,
+        use_bias=False,
+        name=f"{prefix}depthwise",
+    )(y)
+    y = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(_bn(y, f"{prefix}depthwise_BN"))
+    y = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}project")(y)
+    y = _bn(y, f"{prefix}project_BN")
+    if stride == 1 and in_channels == filters:
+        y = layers.Add(name=f"{prefix}add")([x, y])
+    return y
+
+
+@keras.saving.register_keras_serializable(package="cosnet_tf")
+class MobileNetV2DeepLabV3Backbone(keras.Model):
+    """DeepLabv3 feature embedding on MobileNetV2 with output stride 8 or 16.
+
+    RGB frames in ([B, H, W, 3], values 0-255, any size), the embedding V out
+    ([B, ceil(H/os), ceil(W/os), output_filters]). Layer names are those of
+    `keras.applications.MobileNetV2` (`block_13_depthwise`, ...), so its
+    ImageNet weights and the DeepLabv3 PASCAL weights load by name
+    (`cosnet_tf.backbones.load_weights_by_name`). Following DeepLab, once the
+    running stride reaches `output_stride` further strides become 1 and the
+    later depthwise convolutions are dilated by the stride skipped. There is no
+    `Conv_1` (1280 channels): ASPP reads `block_16_project_BN`. The head is
+    DeepLab's MobileNetV2 ASPP (image pooling and a 1x1 branch, no atrous
+    branches by default, 1x1 projection with ReLU).
+
+    Args:
+        alpha: width multiplier (1.0 and 0.35 have ImageNet weights here).
+        output_stride: 8 or 16.
+        aspp_filters, aspp_rates, aspp_image_pooling, output_filters: ASPP
+            configuration (`apply_aspp`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16)
+    >>> tuple(backbone(np.zeros((1, 97, 129, 3), "float32")).shape)
+    (1, 7, 9, 256)
+    """
+
+    def __init__(
+        self,
+        alpha=1.0,
+        output_stride=8,
+        aspp_filters=256,
+        aspp_rates=(),
+        aspp_image_pooling=True,
+        output_filters=256,
+        **kwargs,
+    ):
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"`output_stride` must be 8, 16 or 32, got {output_stride}.")
+        images = keras.Input(shape=(None, None, 3), name="images")
+        x = ImagePreprocessing("symmetric", name="preprocessing")(images)
+        x = layers.Conv2D(
+            _make_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="Conv1"
+        )(x)
+        x = layers.ReLU(6.0, name="Conv1_relu")(_bn(x, "bn_Conv1"))
+
+        current_stride, dilation = 2, 1
+        for index, (expansion, filters, stride) in enumerate(MOBILENETV2_BLOCKS):
+            block_dilation = dilation
+            if stride > 1 and current_stride >= output_stride:
+                dilation *= stride  # applies from the next block on
+                stride = 1
+            current_stride *= stride
+            prefix = "expanded_conv_" if index == 0 else f"block_{index}_"
+            x = _inverted_residual(
+                x, expansion, _make_divisible(filters * alpha), stride, block_dilation, prefix
+            )
+        features = apply_aspp(
+            x,
+            filters=aspp_filters,
+            rates=tuple(aspp_rates),
+            image_pooling=aspp_image_pooling,
+            output_filters=output_filters,
+            projection_kernel_size=1,
+            projection_bias=False,
+            branch_bias=False,
+            projection_activation="relu",
+            batch_norm_epsilon=1e-5,
+            batch_norm_momentum=0.9997,
+        )
+        super().__init__(inputs=images, outputs=features, **kwargs)
+        self.alpha = alpha
+        self.output_stride = output_stride
+        self.aspp_filters = aspp_filters
+        self.aspp_rates = tuple(aspp_rates)
+        self.aspp_image_pooling = aspp_image_pooling
+        self.output_filters = output_filters
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "alpha": self.alpha,
+            "output_stride": self.output_stride,
+            "aspp_filters": self.aspp_filters,
+            "aspp_rates": list(self.aspp_rates),
+            "aspp_image_pooling": self.aspp_image_pooling,
+            "output_filters": self.output_filters,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,105 @@
+"""Loading Keras HDF5 weight files by layer name, with errors that name what does not fit."""
+import os
+
+import h5py
+import keras
+import numpy as np
+
+KERAS_MOBILENETV2_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
+    "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"
+)
+
+
+def _layer_groups(h5):
+    group = h5["model_weights"] if "model_weights" in h5 else h5
+    return {name: group[name] for name in group.keys() if isinstance(group[name], h5py.Group)}
+
+
+def _read_layer(group):
+    names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("weight_names", [])]
+    if not names:  # files written without the attribute: every dataset, in file order
+        found = []
+        group.visititems(lambda n, obj: found.append(n) if isinstance(obj, h5py.Dataset) else None)
+        names = found
+    return [np.asarray(group[n]) for n in names]
+
+
+def load_weights_by_name(model, path, *, require=None, allow_missing=()):
+    """Copies weights from a Keras HDF5 file into the layers of `model` with the same name.
+
+    Layers of the file that `model` lacks are ignored (a no-top MobileNetV2 has
+    `Conv_1`, a DeepLab file has `logits_conv`); layers of `model` that the
+    file lacks are listed in the result, and an error is raised if any of them
+    matches a prefix in `require`. A shape mismatch always raises, naming the
+    layer.
+
+    Args:
+        model: a built Keras model.
+        path: the `.h5` file (keras.applications layout or legacy by-name).
+        require: layer-name prefixes that must all be found in the file;
+            `None` requires every weighted layer of `model` except those
+            matching `allow_missing`.
+        allow_missing: layer-name prefixes that may be absent.
+
+    Returns:
+        `{"loaded": [...], "missing": [...], "unused": [...]}` layer names.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Weights file not found: {path}")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"Cannot read weights file {path}: {error}") from error
+    loaded, missing = [], []
+    with h5:
+        groups = _layer_groups(h5)
+        used = set()
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            if layer.name not in groups or not _read_layer(groups[layer.name]):
+                missing.append(layer.name)
+                continue
+            values = _read_layer(groups[layer.name])
+            expected = [tuple(w.shape) for w in layer.weights]
+            got = [v.shape for v in values]
+            if expected != got:
+                raise ValueError(
+                    f"{path}: layer {layer.name!r} has weights of shapes {got}, but the "
+                    f"model's layer expects {expected}."
+                )
+            layer.set_weights(values)
+            loaded.append(layer.name)
+            used.add(layer.name)
+        unused = sorted(n for n, g in groups.items() if n not in used and _read_layer(g))
+    if require is None:
+        bad = [n for n in missing if not n.startswith(tuple(allow_missing))]
+    else:
+        bad = [n for n in missing if n.startswith(tuple(require))]
+    if bad:
+        raise ValueError(
+            f"{path} has no weights for {len(bad)} layer(s) of {model.name!r}: "
+            f"{', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}"
+        )
+    return {"loaded": loaded, "missing": missing, "unused": unused}
+
+
+def resolve_mobilenetv2_weights(weights, alpha):
+    """Turns `weights` ("imagenet" or a path) into a local file path.
+
+    "imagenet" downloads the keras.applications file (cached in ~/.keras) and
+    fails with a clear message where there is no network; pass the local
+    path of the same file instead.
+    """
+    if weights != "imagenet":
+        return weights
+    url = KERAS_MOBILENETV2_URL.format(alpha=f"{alpha:g}" if alpha != 1.0 else "1.0")
+    try:
+        return keras.utils.get_file(origin=url, cache_subdir="models")
+    except Exception as error:  # no network, proxy, bad cache: all re-raised with the advice below
+        raise RuntimeError(
+            f"Could not download the ImageNet MobileNetV2 weights ({url}): {error}. "
+            "Pass the path of a local copy instead, e.g. "
+            "backbone_weights='../shared/weights/mobilenet_v2_1.0_imagenet_no_top.h5'."
+        ) from error

@@ -1,0 +1,97 @@
+"""The shared part of every COSNet co-attention variant (Eq. 1, 6, 7)."""
+import keras
+from keras import ops
+
+
+def _flatten_positions(features):
+    """[B, H, W, C] -> [B, H*W, C]: the paper's V in R^{C x WH}, transposed."""
+    shape = ops.shape(features)
+    return ops.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
+
+
+class CoAttention(keras.layers.Layer):
+    """Base class of the co-attention layers: affinity, both-way softmax, summaries.
+
+    A variant only defines `affinity(v_a, v_b)`, the matrix `A = S^T` of Eq. 1
+    with rows over the positions of frame a and columns over those of frame b
+    (the layout of the authors' code: `A[i, j] = V_b(j)^T W V_a(i)`). This class
+    then normalises it both ways (Eq. 6) and forms the attention summaries
+    (Eq. 7):
+
+        Z_a = V_b S^c   (each position of a attends over all positions of b)
+        Z_b = V_a S^r   (each position of b attends over all positions of a)
+
+    Inputs are NHWC feature maps `[v_a, v_b]` of equal channel count; the two
+    frames may differ in spatial size. The outputs `[z_a, z_b]` have the shapes
+    of `v_a` and `v_b` and are *not* gated: the gate (Eq. 8-9) is
+    `CoAttentionGate`, shared by both branches.
+
+    `summarize_query(v_a, v_b)` computes only `Z_a`, which is all a query frame
+    needs at test time (Eq. 13) and saves half of the softmax and summary work.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = None
+
+    def _check_shapes(self, a_shape, b_shape):
+        for name, shape in (("v_a", a_shape), ("v_b", b_shape)):
+            if len(shape) != 4:
+                raise ValueError(
+                    f"{self.__class__.__name__} expects NHWC feature maps; "
+                    f"`{name}` has shape {tuple(shape)} (rank {len(shape)})."
+                )
+        if a_shape[-1] is None or b_shape[-1] is None:
+            raise ValueError(
+                f"{self.__class__.__name__} needs a known channel count; got "
+                f"v_a {tuple(a_shape)} and v_b {tuple(b_shape)}."
+            )
+        if a_shape[-1] != b_shape[-1]:
+            raise ValueError(
+                f"{self.__class__.__name__}: v_a has {a_shape[-1]} channels but "
+                f"v_b has {b_shape[-1]}; both frames must come from one encoder."
+            )
+        if self.channels is not None and a_shape[-1] != self.channels:
+            raise ValueError(
+                f"{self.__class__.__name__} was built for {self.channels} channels "
+                f"but got features with {a_shape[-1]}."
+            )
+
+    def build(self, v_a_shape, v_b_shape=None):
+        v_b_shape = v_a_shape if v_b_shape is None else v_b_shape
+        self._check_shapes(v_a_shape, v_b_shape)
+        self.channels = int(v_a_shape[-1])
+        self.build_weights(self.channels)
+        self.built = True
+
+    def build_weights(self, channels):
+        """Creates the variant's weights for `channels`-dimensional features."""
+
+    def affinity(self, v_a, v_b):
+        """Returns `A = S^T`, [B, H_a*W_a, H_b*W_b], from NHWC features."""
+        raise NotImplementedError(
+            f"{self.__class__.__name__} must implement `affinity` (Eq. 1, 4 or 5)."
+        )
+
+    def call(self, v_a, v_b):
+        self._check_shapes(v_a.shape, v_b.shape)
+        a = self.affinity(v_a, v_b)
+        flat_a = _flatten_positions(v_a)
+        flat_b = _flatten_positions(v_b)
+        # Eq. 6-7: S^c normalises over b's positions for each position of a,
+        # S^r over a's positions for each position of b.
+        z_a = ops.matmul(ops.softmax(a, axis=-1), flat_b)
+        z_b = ops.matmul(ops.softmax(ops.transpose(a, (0, 2, 1)), axis=-1), flat_a)
+        return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b))
+
+    def summarize_query(self, v_a, v_b):
+        """Only `Z_a` (Eq. 7) for query features `v_a` and reference `v_b`."""
+        self._check_shapes(v_a.shape, v_b.shape)
+        if not self.built:
+            self.build(v_a.shape, v_b.shape)
+        a = self.affinity(v_a, v_b)
+        z_a = ops.matmul(ops.softmax(a, axis=-1), _flatten_positions(v_b))
+        return ops.reshape(z_a, ops.shape(v_a))
+
+    def compute_output_shape(self, v_a_shape, v_b_shape):
+        return tuple(v_a_shape), tuple(v_b_shape)

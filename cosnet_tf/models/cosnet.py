@@ -1,0 +1,288 @@
+"""COSNet: the co-attention Siamese network (Section 3.2)."""
+import keras
+from keras import ops
+
+from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
+
+FUSIONS = ("attention", "prediction")
+
+
+def _frame_size(frames):
+    shape = ops.shape(frames)
+    return shape[1], shape[2]
+
+
+@keras.saving.register_keras_serializable(package="cosnet_tf")
+class COSNet(keras.Model):
+    """The co-attention Siamese network for unsupervised video object segmentation.
+
+    Three cascaded parts (Section 3.2): a DeepLabv3 feature embedding shared by
+    both frames (`backbone`), a co-attention module (vanilla Eq. 1-3,
+    symmetric Eq. 4 or channel-wise Eq. 5, with the both-way softmax and
+    attention summaries of Eq. 6-7 and the shared self-gate of Eq. 8-9), and a
+    segmentation module per branch reading `X = [Z, V]` (Eq. 10). A 1x1
+    saliency side output on the embedding serves the still-image stream.
+
+    Called on a pair of frames (a dict with "frame_a" and "frame_b", or a
+    2-tuple; RGB, values 0-255, NHWC, both frames of one size) it returns a
+    dict of foreground probabilities at the input size:
+    `pred_a`, `pred_b` (Eq. 10 through the heads) and `saliency_a`,
+    `saliency_b` (side output). One set of backbone weights serves both.
+
+    At test time, `encode` computes each frame's embedding once and `segment`
+    segments a query from the embeddings of N >= 0 reference frames, fusing
+    either the gated attention summaries (Eq. 13, `fusion="attention"`, the
+    paper's choice) or the N predictions (`fusion="prediction"`, what the
+    authors' test script does). With N = 0 there is no co-attention: the
+    summary Z is zero and the head sees only the frame's own features (the
+    frame-by-frame baseline of Table 2). With `coattention=None` the model has
+    no co-attention module at all and its heads read V alone.
+
+    Args:
+        backbone: a Keras model mapping RGB frames to NHWC features, e.g.
+            `ResNetDeepLabV3Backbone` or `MobileNetV2DeepLabV3Backbone`.
+        coattention: "vanilla", "symmetric", "channel" or None.
+        coattention_config: extra arguments of the co-attention layer
+            (`orthogonality_weight` for "symmetric", `hidden_units` for
+            "channel").
+        gate_bias: whether the gate has the bias b_f of Eq. 8 (the authors'
+            released model has none).
+        head_filters, head_depth: the segmentation module (`SegmentationHead`).
+        batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
+    >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16,
+    ...                                         aspp_filters=32, output_filters=32)
+    >>> model = COSNet(backbone, coattention="vanilla", head_filters=32)
+    >>> frames = np.random.uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    >>> out = model({"frame_a": frames, "frame_b": frames[::-1]})
+    >>> tuple(out["pred_a"].shape)
+    (2, 64, 64, 1)
+    >>> query = model.encode(frames[:1])
+    >>> references = model.encode(frames)[None]            # [B=1, N=2, h, w, C]
+    >>> tuple(model.segment(query, references, output_size=(64, 64)).shape)
+    (1, 64, 64, 1)
+    """
+
+    def __init__(
+        self,
+        backbone,
+        coattention="vanilla",
+        coattention_config=None,
+        gate_bias=True,
+        head_filters=256,
+        head_depth=1,
+        batch_norm_epsilon=1e-5,
+        batch_norm_momentum=0.9,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if coattention is not None and coattention not in COATTENTION_VARIANTS:
+            raise ValueError(
+                f"Unknown co-attention variant {coattention!r}; expected one of "
+                f"{sorted(COATTENTION_VARIANTS)} or None."
+            )
+        channels = backbone.output.shape[-1] if hasattr(backbone, "output") else None
+        if channels is None:
+            raise ValueError("The backbone must be a built Keras model with a known channel count.")
+        self.backbone = backbone
+        self.coattention_variant = coattention
+        self.coattention_config = dict(coattention_config or {})
+        self.gate_bias = bool(gate_bias)
+        self.head_filters = int(head_filters)
+        self.head_depth = int(head_depth)
+        self.batch_norm_epsilon = float(batch_norm_epsilon)
+        self.batch_norm_momentum = float(batch_norm_momentum)
+        self.feature_channels = int(channels)
+
+        head_args = dict(
+            filters=self.head_filters,
+            depth=self.head_depth,
+            batch_norm_epsilon=self.batch_norm_epsilon,
+            batch_norm_momentum=self.batch_norm_momentum,
+        )
+        self.saliency_head = SegmentationHead(depth=0, name="saliency_head")
+        self.head_a = SegmentationHead(name="head_a", **head_args)
+        self.head_b = SegmentationHead(name="head_b", **head_args)
+        if coattention is None:
+            self.coattention = None
+            self.gate = None
+        else:
+            self.coattention = COATTENTION_VARIANTS[coattention](
+                name="coattention", **self.coattention_config
+            )
+            self.gate = CoAttentionGate(use_bias=self.gate_bias, name="gate")
+        self.build()
+
+    def build(self, input_shape=None):
+        # Every weight shape follows from the channel count alone, so the model
+        # is built at construction (frames of any size work afterwards).
+        if self.built:
+            return
+        c = self.feature_channels
+        features = (None, None, None, c)
+        self.saliency_head.build(features)
+        head_in = (None, None, None, c if self.coattention is None else 2 * c)
+        self.head_a.build(head_in)
+        self.head_b.build(head_in)
+        if self.coattention is not None:
+            self.coattention.build(features, features)
+            self.gate.build(features)
+        self.built = True
+
+    # ------------------------------------------------------------------ parts
+    def encode(self, frames, training=False):
+        """Feature embedding V of each frame: [B, H, W, 3] RGB -> [B, h, w, C]."""
+        frames = ops.convert_to_tensor(frames)
+        if len(frames.shape) != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"`frames` must be RGB NHWC [B, H, W, 3]; got shape {tuple(frames.shape)}.")
+        return self.backbone(frames, training=training)
+
+    def saliency(self, features, output_size, training=False):
+        """The still-image side output: foreground probability at `output_size`."""
+        return self.saliency_head(features, output_size=output_size, training=training)
+
+    def _check_features(self, name, features, rank):
+        if len(features.shape) != rank or features.shape[-1] != self.feature_channels:
+            raise ValueError(
+                f"`{name}` must have rank {rank} and {self.feature_channels} channels "
+                f"(from `encode`); got shape {tuple(features.shape)}."
+            )
+
+    def _predict(self, head, summary, features, output_size, training, return_logits):
+        x = features if self.coattention is None else ops.concatenate([summary, features], axis=-1)
+        return head(x, output_size=output_size, return_logits=return_logits, training=training)
+
+    # ------------------------------------------------------------------ pairs
+    def call(self, inputs, training=None):
+        if isinstance(inputs, dict):
+            missing = [k for k in ("frame_a", "frame_b") if k not in inputs]
+            if missing:
+                raise ValueError(f"COSNet inputs lack {missing}; got keys {sorted(inputs)}.")
+            frame_a, frame_b = inputs["frame_a"], inputs["frame_b"]
+        elif isinstance(inputs, (list, tuple)) and len(inputs) == 2:
+            frame_a, frame_b = inputs
+        else:
+            raise ValueError(
+                "COSNet expects a pair of frames: {'frame_a': ..., 'frame_b': ...} or (frame_a, frame_b)."
+            )
+        size_a, size_b = _frame_size(frame_a), _frame_size(frame_b)
+        v_a = self.encode(frame_a, training=training)
+        v_b = self.encode(frame_b, training=training)
+        if self.coattention is None:
+            z_a = z_b = None
+        else:
+            z_a, z_b = self.coattention(v_a, v_b)
+            z_a, z_b = self.gate(z_a), self.gate(z_b)
+        return {
+            "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False),
+            "pred_b": self._predict(self.head_b, z_b, v_b, size_b, training, False),
+            "saliency_a": self.saliency(v_a, size_a, training=training),
+            "saliency_b": self.saliency(v_b, size_b, training=training),
+        }
+
+    # --------------------------------------------------- multi-reference test
+    def gated_summaries(self, query_features, reference_features):
+        """Gated summaries `Z_an * f_g(Z_an)` of a query for each of N references (Eq. 7-9).
+
+        Args:
+            query_features: [B, h, w, C].
+            reference_features: [B, N, h', w', C].
+
+        Returns:
+            A list of N tensors [B, h, w, C] (N must be known statically).
+        """
+        self._check_features("query_features", query_features, 4)
+        self._check_features("reference_features", reference_features, 5)
+        n = reference_features.shape[1]
+        if n is None:
+            raise ValueError("The number of reference frames must be static here.")
+        return [
+            self.gate(self.coattention.summarize_query(query_features, reference_features[:, i]))
+            for i in range(n)
+        ]
+
+    def segment(
+        self,
+        query_features,
+        reference_features=None,
+        output_size=None,
+        fusion="attention",
+        return_logits=False,
+        training=False,
+    ):
+        """Segments query frames given the embeddings of N >= 0 reference frames.
+
+        Each reference is attended to in turn, so memory holds one
+        (h*w) x (h'*w') affinity at a time, whatever N.
+
+        Args:
+            query_features: [B, h, w, C] from `encode`.
+            reference_features: [B, N, h', w', C] from `encode`, or None / N = 0
+                for the frame-by-frame baseline. Ignored when the model has no
+                co-attention.
+            output_size: (height, width) of the query frame; None keeps the
+                feature resolution.
+            fusion: "attention" (mean of the N gated summaries, Eq. 13) or
+                "prediction" (mean of the N probabilities).
+            return_logits: pre-sigmoid output ("attention" fusion only: the
+                mean of probabilities has no single logit).
+
+        Returns:
+            [B, H, W, 1] foreground probabilities (or logits).
+        """
+        if fusion not in FUSIONS:
+            raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
+        query_features = ops.convert_to_tensor(query_features)
+        self._check_features("query_features", query_features, 4)
+        n = 0 if reference_features is None else reference_features.shape[1]
+        if self.coattention is None or n == 0:
+            summary = None if self.coattention is None else ops.zeros_like(query_features)
+            return self._predict(
+                self.head_a, summary, query_features, output_size, training, return_logits
+            )
+        reference_features = ops.convert_to_tensor(reference_features)
+        summaries = self.gated_summaries(query_features, reference_features)
+        if fusion == "attention":
+            summary = ops.mean(ops.stack(summaries, axis=0), axis=0)
+            return self._predict(
+                self.head_a, summary, query_features, output_size, training, return_logits
+            )
+        if return_logits:
+            raise ValueError("`return_logits` is not defined for prediction fusion.")
+        predictions = [
+            self._predict(self.head_a, z, query_features, output_size, training, False)
+            for z in summaries
+        ]
+        return ops.mean(ops.stack(predictions, axis=0), axis=0)
+
+    # ------------------------------------------------------------ utilities
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            backbone=keras.saving.serialize_keras_object(self.backbone),
+            coattention=self.coattention_variant,
+            coattention_config=self.coattention_config,
+            gate_bias=self.gate_bias,
+            head_filters=self.head_filters,
+            head_depth=self.head_depth,
+            batch_norm_epsilon=self.batch_norm_epsilon,
+            batch_norm_momentum=self.batch_norm_momentum,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Builds a named preset or loads a saved `.keras` model; see `cosnet_tf.models.presets`."""
+        from cosnet_tf.models.presets import build_preset
+
+        return build_preset(preset, cls=cls, **kwargs)

@@ -1,0 +1,26 @@
+"""cosnet-tf: COSNet (co-attention Siamese networks for unsupervised video object
+segmentation, Lu et al., CVPR 2019) in Keras 3 / TensorFlow 2."""
+from setuptools import find_packages, setup
+
+setup(
+    name="cosnet-tf",
+    version="0.1.0",
+    description="COSNet co-attention Siamese networks for unsupervised video object segmentation, in Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["cosnet_tf", "cosnet_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.3",
+        "numpy>=1.24",
+        "pillow>=10",
+        "h5py>=3.8",
+    ],
+    extras_require={
+        "dev": ["pytest>=7"],
+        # Reading the authors' .pth checkpoint needs PyTorch; it is never a core dependency.
+        "torch": ["torch>=2.0"],
+    },
+    entry_points={"console_scripts": ["cosnet=cosnet_tf.cli.main:main"]},
+)
