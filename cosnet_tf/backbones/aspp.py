@@ -11,6 +11,7 @@ def _conv_bn_relu(x, filters, kernel_size, dilation, use_bias, name, epsilon, mo
         padding="same",
         dilation_rate=dilation,
         use_bias=use_bias,
+        kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
     x = layers.BatchNormalization(epsilon=epsilon, momentum=momentum, name=f"{name}_bn")(x)
@@ -61,6 +62,7 @@ def apply_aspp(
         projection_kernel_size,
         padding="same",
         use_bias=projection_bias,
+        kernel_initializer="he_normal",
         name="aspp_concat_projection_conv",
     )(x)
     x = layers.BatchNormalization(epsilon=eps, momentum=mom, name="aspp_concat_projection_bn")(x)

@@ -25,6 +25,15 @@ def _make_divisible(value, divisor=8):
     return new_value
 
 
+# He initialisation so that a backbone trained from scratch (or used in
+# tests without weights) keeps its activations at unit scale: Keras' default
+# Glorot init sees fan_in = 9 * C for a depthwise kernel and makes the
+# signal vanish within a few blocks. A depthwise output reads 9 inputs, which
+# is its fan_out in Keras' convention.
+CONV_INIT = "he_normal"
+DEPTHWISE_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
+
+
 def _bn(x, name):
     return layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=name)(x)
 
@@ -33,7 +42,9 @@ def _inverted_residual(x, expansion, filters, stride, dilation, prefix):
     in_channels = x.shape[-1]
     y = x
     if expansion != 1:
-        y = layers.Conv2D(in_channels * expansion, 1, use_bias=False, name=f"{prefix}expand")(y)
+        y = layers.Conv2D(
+            in_channels * expansion, 1, use_bias=False, kernel_initializer=CONV_INIT, name=f"{prefix}expand"
+        )(y)
         y = layers.ReLU(6.0, name=f"{prefix}expand_relu")(_bn(y, f"{prefix}expand_BN"))
     # 'same' padding equals keras.applications' explicit correct_pad + 'valid'
     # for stride 2 and works for inputs of any size.
@@ -43,10 +54,11 @@ def _inverted_residual(x, expansion, filters, stride, dilation, prefix):
         padding="same",
         dilation_rate=dilation,
         use_bias=False,
+        depthwise_initializer=DEPTHWISE_INIT,
         name=f"{prefix}depthwise",
     )(y)
     y = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(_bn(y, f"{prefix}depthwise_BN"))
-    y = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}project")(y)
+    y = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=CONV_INIT, name=f"{prefix}project")(y)
     y = _bn(y, f"{prefix}project_BN")
     if stride == 1 and in_channels == filters:
         y = layers.Add(name=f"{prefix}add")([x, y])
@@ -97,7 +109,14 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         images = keras.Input(shape=(None, None, 3), name="images")
         x = ImagePreprocessing("symmetric", name="preprocessing")(images)
         x = layers.Conv2D(
-            _make_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="Conv1"
+            _make_divisible(32 * alpha),
+            3,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=CONV_INIT,
+            name="Conv1",
+        
         )(x)
         x = layers.ReLU(6.0, name="Conv1_relu")(_bn(x, "bn_Conv1"))
 

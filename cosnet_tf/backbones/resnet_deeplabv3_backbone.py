@@ -5,6 +5,8 @@ from keras import layers
 from cosnet_tf.backbones.aspp import apply_aspp
 from cosnet_tf.backbones.preprocessing import ImagePreprocessing
 
+# He initialisation keeps a ReLU network trained from scratch at unit scale.
+INIT = "he_normal"
 RESNET_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
@@ -15,17 +17,23 @@ def _bn(x, name, epsilon, momentum):
 def _bottleneck(x, planes, stride, dilation, project, name, eps, mom):
     """A "Caffe" bottleneck: the stride sits on the first 1x1 conv."""
     shortcut = x
-    y = layers.Conv2D(planes, 1, strides=stride, use_bias=False, name=f"{name}_conv1")(x)
+    y = layers.Conv2D(planes, 1, strides=stride, use_bias=False, kernel_initializer=INIT, name=f"{name}_conv1")(x)
     y = layers.ReLU(name=f"{name}_relu1")(_bn(y, f"{name}_bn1", eps, mom))
     y = layers.Conv2D(
-        planes, 3, padding="same", dilation_rate=dilation, use_bias=False, name=f"{name}_conv2"
+        planes,
+        3,
+        padding="same",
+        dilation_rate=dilation,
+        use_bias=False,
+        kernel_initializer=INIT,
+        name=f"{name}_conv2",
     )(y)
     y = layers.ReLU(name=f"{name}_relu2")(_bn(y, f"{name}_bn2", eps, mom))
-    y = layers.Conv2D(planes * 4, 1, use_bias=False, name=f"{name}_conv3")(y)
+    y = layers.Conv2D(planes * 4, 1, use_bias=False, kernel_initializer=INIT, name=f"{name}_conv3")(y)
     y = _bn(y, f"{name}_bn3", eps, mom)
     if project:
         shortcut = layers.Conv2D(
-            planes * 4, 1, strides=stride, use_bias=False, name=f"{name}_downsample_0"
+            planes * 4, 1, strides=stride, use_bias=False, kernel_initializer=INIT, name=f"{name}_downsample_0"
         )(x)
         shortcut = _bn(shortcut, f"{name}_downsample_1", eps, mom)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
@@ -89,7 +97,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
         images = keras.Input(shape=(None, None, 3), name="images")
         x = ImagePreprocessing(preprocessing, name="preprocessing")(images)
         x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
-        x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1")(x)
+        x = layers.Conv2D(64, 7, strides=2, use_bias=False, kernel_initializer=INIT, name="conv1")(x)
         x = layers.ReLU(name="relu")(_bn(x, "bn1", eps, mom))
         # Ceil-mode 3x3/2 max-pool with padding 1: inputs are >= 0 after the
         # ReLU, so zero padding acts as -inf padding; one extra column/row on

@@ -51,7 +51,12 @@ class SegmentationHead(keras.layers.Layer):
         for i in range(self.depth):
             self.convs.append(
                 layers.Conv2D(
-                    self.filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}"
+                    self.filters,
+                    3,
+                    padding="same",
+                    use_bias=False,
+                    kernel_initializer="he_normal",
+                    name=f"conv{i + 1}",
                 )
             )
             self.norms.append(

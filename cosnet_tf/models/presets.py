@@ -11,6 +11,7 @@ import copy
 import os
 
 import keras
+import numpy as np
 
 from cosnet_tf.backbones import (
     MobileNetV2DeepLabV3Backbone,
@@ -106,3 +107,18 @@ def build_preset(preset, cls=None, backbone_config=None, backbone_weights=None, 
                 )
             load_weights_by_name(backbone, backbone_weights)
     return cls(backbone, **model_config)
+
+
+def preset_table(count=True):
+    """A Markdown table of the presets, with parameter counts (builds each model)."""
+    rows = ["| preset | backbone | co-attention | parameters (trainable) | description |", "|---|---|---|---|---|"]
+    for name, preset in PRESETS.items():
+        params = "-"
+        if count:
+            model = build_preset(name)
+            trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+            params = f"{model.count_params():,} ({trainable:,})"
+        rows.append(
+            f"| `{name}` | {preset['backbone']} | {preset['model']['coattention']} | {params} | {preset['description']} |"
+        )
+    return "\n".join(rows)

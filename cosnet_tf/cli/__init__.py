@@ -1,0 +1,1 @@
+"""The `cosnet` command line."""

@@ -1,0 +1,66 @@
+"""`cosnet`: the command-line entry point. Each sub-command lives in its own module."""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _convert_weights(args):
+    from cosnet_tf import COSNet
+    from cosnet_tf.conversion import load_official_weights
+    from cosnet_tf.utils.atomic import atomic_output_path
+
+    model = COSNet.from_preset("resnet101_official")
+    load_official_weights(model, args.source)
+    with atomic_output_path(args.output) as tmp:
+        if args.output.endswith(".weights.h5"):
+            model.save_weights(tmp)
+        elif args.output.endswith(".keras"):
+            model.save(tmp)
+        else:
+            raise ValueError(f"OUT must end in .keras or .weights.h5, got {args.output}")
+    print(f"wrote {args.output} (resnet101_official, {model.count_params():,} weights)")
+
+
+def _presets(args):
+    from cosnet_tf.models.presets import preset_table
+
+    print(preset_table(count=not args.no_count))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="cosnet",
+        description="COSNet: co-attention Siamese networks for unsupervised video object segmentation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "convert-weights",
+        help="port the authors' PyTorch checkpoint to a resnet101_official Keras model",
+        description="Map the authors' state dict (.pth needs torch, or .npz) onto resnet101_official "
+        "and save it as .keras (whole model) or .weights.h5.",
+    )
+    p.add_argument("source", help="the authors' checkpoint: .pth/.pt (needs torch) or .npz")
+    p.add_argument("output", help="where to write: OUT.keras or OUT.weights.h5")
+    p.set_defaults(func=_convert_weights)
+
+    p = sub.add_parser("presets", help="list the model presets with their parameter counts")
+    p.add_argument("--no-count", action="store_true", help="skip building the models to count weights")
+    p.set_defaults(func=_presets)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
+        print(f"cosnet {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

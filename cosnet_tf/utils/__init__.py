@@ -1,0 +1,4 @@
+"""Small shared helpers."""
+from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
+
+__all__ = ["atomic_output_path", "atomic_write_bytes"]

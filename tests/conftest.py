@@ -1,0 +1,53 @@
+"""Shared test fixtures. Tests that need ../shared skip with a reason when it is absent."""
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("COSNET_SHARED", REPO_ROOT.parent / "shared"))
+
+
+def shared_path(*parts):
+    """Path under ../shared, or skip the test with a clear reason when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(
+            f"needs {path} (the project's ../shared folder, present in CI, not in a user's clone)"
+        )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    np.random.seed(1234)
+
+
+def tiny_backbone(output_stride=16, channels=16):
+    """A small but real MobileNetV2 DeepLabv3 backbone for fast model tests."""
+    from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
+
+    return MobileNetV2DeepLabV3Backbone(
+        alpha=0.35,
+        output_stride=output_stride,
+        aspp_filters=channels,
+        output_filters=channels,
+        name="backbone",
+    )
+
+
+def tiny_cosnet(coattention="vanilla", **kwargs):
+    from cosnet_tf import COSNet
+
+    kwargs.setdefault("head_filters", 16)
+    return COSNet(tiny_backbone(), coattention=coattention, **kwargs)
+
+
+def random_frames(batch, height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")

@@ -1,0 +1,110 @@
+"""DeepLabv3 backbones: shapes, preprocessing, and weights loaded by name."""
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from cosnet_tf.backbones import (
+    ImagePreprocessing,
+    MobileNetV2DeepLabV3Backbone,
+    ResNetDeepLabV3Backbone,
+    load_weights_by_name,
+)
+from tests.conftest import random_frames, shared_path
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+@pytest.mark.parametrize("size", [(97, 129), (96, 128), (33, 47)])
+def test_resnet_feature_size_follows_pytorch(output_stride, size):
+    backbone = ResNetDeepLabV3Backbone(depth=50, output_stride=output_stride, aspp_filters=16, output_filters=8)
+    h, w = size
+    # conv1 7x7/2 pad 3, ceil-mode pool 3x3/2 pad 1, then 1x1 stride-2 convs.
+    def after(n):
+        n = (n + 6 - 7) // 2 + 1
+        n = -(-(n + 2 - 3) // 2) + 1
+        n = (n - 1) // 2 + 1
+        return n if output_stride == 8 else (n - 1) // 2 + 1
+
+    assert tuple(backbone(random_frames(1, h, w)).shape) == (1, after(h), after(w), 8)
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_mobilenetv2_output_stride_and_dilations(output_stride):
+    backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=output_stride, aspp_filters=16, output_filters=16)
+    out = backbone(random_frames(1, 97, 129))
+    assert tuple(out.shape) == (1, -(-97 // output_stride), -(-129 // output_stride), 16)
+    dilations = {
+        i: backbone.get_layer(f"block_{i}_depthwise").dilation_rate[0] for i in range(1, 17)
+    }
+    if output_stride == 16:
+        assert backbone.get_layer("block_13_depthwise").strides == (1, 1)
+        assert [dilations[i] for i in (13, 14, 15, 16)] == [1, 2, 2, 2]
+    else:
+        assert backbone.get_layer("block_6_depthwise").strides == (1, 1)
+        assert [dilations[i] for i in (6, 7, 12, 13, 14, 16)] == [1, 2, 2, 2, 4, 4]
+
+
+def test_preprocessing_modes():
+    rgb = np.array([[[[10.0, 20.0, 30.0]]]], "float32")
+    caffe = ImagePreprocessing("caffe_bgr")(rgb).numpy().ravel()
+    np.testing.assert_allclose(caffe, [30 - 104.00699, 20 - 116.66877, 10 - 122.67892], rtol=1e-6)
+    np.testing.assert_allclose(ImagePreprocessing("symmetric")(rgb).numpy().ravel(), [10 / 127.5 - 1, 20 / 127.5 - 1, 30 / 127.5 - 1], rtol=1e-6)
+    with pytest.raises(ValueError, match="preprocessing mode"):
+        ImagePreprocessing("torch")
+
+
+@pytest.mark.parametrize("alpha,name", [(1.0, "mobilenet_v2_1.0_imagenet_no_top.h5"), (0.35, "mobilenet_v2_0.35_imagenet_no_top.h5")])
+def test_imagenet_weights_match_keras_applications(alpha, name):
+    path = str(shared_path("weights", name))
+    reference = keras.applications.MobileNetV2(
+        input_shape=(224, 224, 3), alpha=alpha, include_top=False, weights=path
+    )
+    ours = MobileNetV2DeepLabV3Backbone(alpha=alpha, output_stride=32)
+    report = load_weights_by_name(ours, path, allow_missing=("aspp_",))
+    assert "Conv_1" in report["unused"]
+    assert all(n.startswith("aspp_") for n in report["missing"])
+    frames = random_frames(2, 224, 224, 9)
+    ref_features = keras.Model(reference.input, reference.get_layer("block_16_project_BN").output)(
+        frames / 127.5 - 1.0
+    )
+    our_features = keras.Model(ours.input, ours.get_layer("block_16_project_BN").output)(frames)
+    np.testing.assert_allclose(our_features, ref_features, atol=1e-4)
+
+
+def test_deeplab_pascal_weights_fill_the_whole_backbone():
+    path = str(shared_path("weights", "deeplabv3_mobilenetv2_1.0_pascal_byname.h5"))
+    backbone = MobileNetV2DeepLabV3Backbone(alpha=1.0, output_stride=16)
+    report = load_weights_by_name(backbone, path)  # requires every layer
+    assert not report["missing"]
+    assert "logits_conv" in report["unused"]
+    with h5py.File(path) as f:
+        kernel = np.asarray(f["aspp_concat_projection_conv"]["aspp_concat_projection_conv"]["kernel"])
+    np.testing.assert_array_equal(backbone.get_layer("aspp_concat_projection_conv").kernel.numpy(), kernel)
+
+
+def test_load_weights_by_name_errors(tmp_path):
+    backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, aspp_filters=8, output_filters=8)
+    with pytest.raises(FileNotFoundError, match="absent.h5"):
+        load_weights_by_name(backbone, tmp_path / "absent.h5")
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(b"not an hdf5 file")
+    with pytest.raises(ValueError, match="corrupt.h5"):
+        load_weights_by_name(backbone, corrupt)
+    wrong = tmp_path / "wrong.h5"
+    with h5py.File(wrong, "w") as f:
+        group = f.create_group("Conv1")
+        group.attrs["weight_names"] = [b"Conv1/kernel"]
+        group.create_dataset("Conv1/kernel", data=np.zeros((3, 3, 3, 99), "float32"))
+    with pytest.raises(ValueError, match="Conv1"):
+        load_weights_by_name(backbone, wrong)
+    empty = tmp_path / "empty.h5"
+    h5py.File(empty, "w").close()
+    with pytest.raises(ValueError, match="no weights for"):
+        load_weights_by_name(backbone, empty)
+
+
+def test_backbone_config_round_trip():
+    backbone = ResNetDeepLabV3Backbone(depth=50, output_stride=16, aspp_filters=16, aspp_rates=(3, 6), output_filters=8)
+    clone = ResNetDeepLabV3Backbone.from_config(backbone.get_config())
+    assert clone.get_config() == backbone.get_config()
+    assert clone.count_params() == backbone.count_params()
