@@ -46,6 +46,10 @@ def build_parser():
     p.add_argument("output", help="where to write: OUT.keras or OUT.weights.h5")
     p.set_defaults(func=_convert_weights)
 
+    from cosnet_tf.cli.train_command import add_train_parser
+
+    add_train_parser(sub)
+
     p = sub.add_parser("presets", help="list the model presets with their parameter counts")
     p.add_argument("--no-count", action="store_true", help="skip building the models to count weights")
     p.set_defaults(func=_presets)

@@ -115,7 +115,12 @@ class COSNet(keras.Model):
                 name="coattention", **self.coattention_config
             )
             self.gate = CoAttentionGate(use_bias=self.gate_bias, name="gate")
+        self._create_extra_state()
         self.build()
+
+    def _create_extra_state(self):
+        """Hook for subclasses to create trackable state (metrics, layers) before the
+        model is built and locked at the end of `__init__`."""
 
     def build(self, input_shape=None):
         # Every weight shape follows from the channel count alone, so the model

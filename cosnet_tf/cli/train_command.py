@@ -1,0 +1,62 @@
+"""`cosnet train`: train COSNet with model.fit from a config file and/or flags."""
+import json
+
+from cosnet_tf.training.run_config import TrainConfig
+
+# flag name -> TrainConfig field
+_FLAGS = {
+    "run_dir": dict(help="run folder: checkpoints, logs, best.keras, final.keras"),
+    "davis_root": dict(help="DAVIS-2016 layout root (JPEGImages/480p, Annotations/480p)"),
+    "train_sequences": dict(nargs="+", help="training sequence names (default: the train split file)"),
+    "val_sequences": dict(nargs="+", help="validation sequence names (default: the val split file)"),
+    "saliency_images": dict(help="still-image folder (MSRA10K / DUTS layout)"),
+    "saliency_masks": dict(help="still-image mask folder"),
+    "preset": dict(help="mobilenetv2 | resnet50 | resnet101_official"),
+    "coattention": dict(help="vanilla | symmetric | channel | none"),
+    "backbone_weights": dict(help="Keras .h5 backbone weights (by layer name) or 'imagenet'"),
+    "backbone_config": dict(type=json.loads, help='backbone overrides as JSON, e.g. \'{"output_stride": 16}\''),
+    "image_size": dict(nargs=2, type=int, metavar=("H", "W"), help="training size"),
+    "batch_size": dict(type=int, help="pairs (and still images) per batch"),
+    "steps": dict(type=int, help="total optimizer steps"),
+    "checkpoint_every": dict(type=int, help="checkpoint (and validate) every K steps"),
+    "val_batches": dict(type=int, help="validation batches per check (default: all)"),
+    "learning_rate": dict(type=float, help="initial learning rate (polynomial decay to 0)"),
+    "weight_decay": dict(type=float, help="decoupled weight decay"),
+    "orthogonality_weight": dict(type=float, help="lambda of Eq. 12 (symmetric co-attention)"),
+    "video_steps": dict(type=int, help="video steps per cycle"),
+    "image_steps": dict(type=int, help="still-image steps per cycle"),
+    "seed": dict(type=int, help="seed of pairs and augmentation"),
+    "verbose": dict(type=int, help="0 silent, 1 progress bar, 2 one line per epoch"),
+}
+
+
+def add_train_parser(sub):
+    p = sub.add_parser(
+        "train",
+        help="train a COSNet (model.fit) with checkpoints that survive kill -9",
+        description="Train COSNet on DAVIS-layout videos (plus optional saliency images). "
+        "Settings come from --config (TOML or JSON, fields of TrainConfig) and flags; flags win. "
+        "Running the same command again resumes from the last checkpoint.",
+    )
+    p.add_argument("--config", help="TOML or JSON file of TrainConfig fields")
+    for name, kwargs in _FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kwargs)
+    p.set_defaults(func=run_train)
+
+
+def config_from_args(args):
+    overrides = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
+    if overrides.get("coattention") == "none":
+        overrides["coattention"] = None
+    if args.config:
+        return TrainConfig.from_file(args.config, **overrides)
+    return TrainConfig(**overrides)
+
+
+def run_train(args):
+    from cosnet_tf.training.run import train
+
+    result = train(config_from_args(args))
+    if result["error"]:
+        raise RuntimeError(result["error"])
+    print(json.dumps({k: v for k, v in result.items() if k != "error"}, indent=2, default=float))

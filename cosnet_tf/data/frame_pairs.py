@@ -1,0 +1,146 @@
+"""Training pipeline of random frame pairs from the same video.
+
+COSNet learns from two frames of one video: the co-attention module finds the
+object as what the frames have in common.  One epoch visits every annotated
+frame once as ``frame_a`` (in shuffled order) and pairs it with ``frame_b``
+drawn uniformly from the *other* frames of the same video -- any frame, not
+only a neighbour, so the network sees large appearance changes.  Both the
+order and the partners are drawn anew at every epoch.
+
+Element specification (after batching, ``B = batch_size``, ``(H, W) =
+image_size``)::
+
+    (
+        {"frame_a": float32 [B, H, W, 3],   # RGB, 0..255, not normalised
+         "frame_b": float32 [B, H, W, 3]},
+        {"mask_a":  float32 [B, H, W, 1],   # 0 = background, 1 = object
+         "mask_b":  float32 [B, H, W, 1]},
+    )
+
+which is the ``(inputs, targets)`` form that ``keras.Model.fit`` accepts for a
+model with inputs named ``frame_a``/``frame_b`` and outputs named
+``mask_a``/``mask_b``.  The model is responsible for mean/std normalisation.
+
+Each frame of a pair receives its own random augmentation (see
+:mod:`cosnet_tf.data.augmentation`); frame and mask of one frame share it.
+
+Example:
+    >>> import tempfile
+    >>> from cosnet_tf.data import (DavisDataset, SyntheticVideoGenerator,
+    ...                             make_frame_pair_dataset)
+    >>> root = SyntheticVideoGenerator(num_sequences=2, num_frames=3,
+    ...                                image_size=(40, 48)).write_davis(tempfile.mkdtemp())
+    >>> pairs = make_frame_pair_dataset(DavisDataset(root), image_size=(32, 32),
+    ...                                 batch_size=2, seed=7)
+    >>> frames, masks = next(iter(pairs))
+    >>> sorted(frames), frames["frame_a"].shape, masks["mask_b"].shape
+    (['frame_a', 'frame_b'], TensorShape([2, 32, 32, 3]), TensorShape([2, 32, 32, 1]))
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence, Union
+
+import tensorflow as tf
+
+from cosnet_tf.data import _sampling
+from cosnet_tf.data.augmentation import (DEFAULT_AUGMENTATION, AugmentationConfig,
+                                         augment_frame_and_mask, resize_frame_and_mask)
+from cosnet_tf.data.davis import DavisDataset, VideoSequence
+from cosnet_tf.data.decoding import tf_load_frame_and_mask
+
+def _frame_tables(sequences: Sequence[VideoSequence]):
+    """Flat per-frame lookup tables: paths and the owning video's span."""
+    frame_paths, mask_paths, video_starts, video_lengths = [], [], [], []
+    for sequence in sequences:
+        if not sequence.has_all_masks:
+            missing = [frame for frame, mask in zip(sequence.frame_paths, sequence.mask_paths)
+                       if mask is None]
+            raise ValueError(
+                f"sequence {sequence.name!r} has frames without masks (e.g. '{missing[0]}'); "
+                "training pairs need a mask for every frame"
+            )
+        start = len(frame_paths)
+        frame_paths.extend(sequence.frame_paths)
+        mask_paths.extend(sequence.mask_paths)
+        video_starts.extend([start] * len(sequence))
+        video_lengths.extend([len(sequence)] * len(sequence))
+    if not frame_paths:
+        raise ValueError("no frames to draw pairs from")
+    return (tf.constant(frame_paths), tf.constant(mask_paths),
+            tf.constant(video_starts, tf.int64), tf.constant(video_lengths, tf.int64))
+
+
+def make_frame_pair_dataset(
+    videos: Union[DavisDataset, Iterable[VideoSequence]],
+    image_size: Sequence[int] = (320, 320),
+    batch_size: int = 4,
+    *,
+    augmentation: Optional[AugmentationConfig] = DEFAULT_AUGMENTATION,
+    seed: Optional[int] = None,
+    shuffle: bool = True,
+    drop_remainder: bool = True,
+    num_parallel_calls: Optional[int] = tf.data.AUTOTUNE,
+    prefetch_buffer_size: Optional[int] = tf.data.AUTOTUNE,
+) -> tf.data.Dataset:
+    """Build the batched, prefetched ``tf.data`` pipeline of frame pairs.
+
+    Args:
+        videos: a :class:`DavisDataset` or any iterable of
+            :class:`VideoSequence`; every frame needs a mask.
+        image_size: output ``(height, width)``.
+        batch_size: pairs per batch.
+        augmentation: augmentation parameters, or ``None`` for a plain resize.
+        seed: makes the pipeline reproducible: a dataset built again with the
+            same seed yields the same pairs and augmentations, epoch after
+            epoch (each epoch differing from the previous one).  ``None``
+            draws nondeterministic seeds.
+        shuffle: visit ``frame_a`` in random order (the partner ``frame_b``
+            is random either way).
+        drop_remainder: drop the last incomplete batch, which keeps the batch
+            dimension static.
+        num_parallel_calls: parallelism of decoding and augmentation.
+        prefetch_buffer_size: batches to prefetch; ``None`` or 0 disables.
+
+    Returns:
+        A finite dataset of one epoch (``num_frames // batch_size`` batches
+        with ``drop_remainder``); iterate it again (or ``.repeat()``) for more
+        epochs.  Element spec: see the module docstring.
+
+    A video with a single frame yields pairs of that frame with itself;
+    otherwise the two frames of a pair are always distinct.
+    """
+    image_size = _sampling.check_image_size(image_size)
+    sequences = list(videos.sequences if isinstance(videos, DavisDataset) else videos)
+    frame_paths, mask_paths, video_starts, video_lengths = _frame_tables(sequences)
+    num_frames = int(frame_paths.shape[0])
+
+    def load_pair(index_a: tf.Tensor, element_seed: tf.Tensor):
+        partner_seed, seed_a, seed_b = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, num=3))
+        start = video_starts[index_a]
+        length = video_lengths[index_a]
+        # Uniform over the other length-1 frames: step 1..length-1 ahead,
+        # wrapping around the video.
+        step = 1 + tf.random.stateless_uniform(
+            [], partner_seed, minval=0, maxval=tf.maximum(length - 1, 1), dtype=tf.int64)
+        step = tf.where(length > 1, step, tf.zeros_like(step))
+        index_b = start + (index_a - start + step) % length
+
+        outputs = {}
+        for suffix, index, frame_seed in (("a", index_a, seed_a), ("b", index_b, seed_b)):
+            frame, mask = tf_load_frame_and_mask(frame_paths[index], mask_paths[index])
+            if augmentation is None:
+                frame, mask = resize_frame_and_mask(frame, mask, image_size)
+            else:
+                frame, mask = augment_frame_and_mask(frame, mask, image_size, augmentation, frame_seed)
+            outputs["frame_" + suffix] = frame
+            outputs["mask_" + suffix] = mask
+        return ({"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]},
+                {"mask_a": outputs["mask_a"], "mask_b": outputs["mask_b"]})
+
+    dataset = _sampling.shuffled_indices_with_seeds(num_frames, seed, shuffle)
+    # deterministic=True keeps the output order independent of which parallel
+    # call finishes first, so seeded runs are reproducible.
+    dataset = dataset.map(load_pair, num_parallel_calls=num_parallel_calls, deterministic=True)
+    return _sampling.finish(dataset, batch_size, drop_remainder, prefetch_buffer_size)

@@ -1,0 +1,68 @@
+"""Video object segmentation metrics and benchmark protocols (pure NumPy/Pillow).
+
+Metrics of one frame (ports of the DAVIS-2016 benchmark):
+
+* :func:`region_similarity` (J, IoU), :func:`boundary_f_measure` (F),
+  :func:`temporal_stability` (T, between two consecutive masks).
+
+Statistics of a sequence: :func:`mean_score`, :func:`recall_score`,
+:func:`decay_score`.
+
+Protocols: :func:`evaluate` (``"davis2016"``, ``"fbms"``,
+``"youtube-objects"``) returns an :class:`EvaluationResult` with
+``to_json``, ``to_csv``, ``format_table`` and ``plot_per_sequence``.
+
+    from cosnet_tf.evaluation import evaluate
+    result = evaluate("runs/preds", "data/DAVIS", "davis2016")
+    print(result.format_table())
+    result.to_json("runs/davis.json")
+"""
+from cosnet_tf.evaluation.boundary_measure import (
+    boundary_f_measure,
+    boundary_precision_recall,
+    dilate_disk,
+    seg2bmap,
+)
+from cosnet_tf.evaluation.davis2016 import evaluate_davis2016
+from cosnet_tf.evaluation.evaluation_result import EvaluationResult
+from cosnet_tf.evaluation.fbms import evaluate_fbms
+from cosnet_tf.evaluation.mask_io import list_mask_frames, read_mask
+from cosnet_tf.evaluation.protocols import PROTOCOLS, evaluate
+from cosnet_tf.evaluation.region_similarity import region_similarity
+from cosnet_tf.evaluation.result_row import ResultRow
+from cosnet_tf.evaluation.sequence_statistics import (
+    decay_score,
+    mean_score,
+    recall_score,
+)
+from cosnet_tf.evaluation.temporal_stability import (
+    TEMPORAL_STABILITY_SCALE,
+    longest_contour,
+    mask_contours,
+    temporal_stability,
+)
+from cosnet_tf.evaluation.youtube_objects import evaluate_youtube_objects
+
+__all__ = [
+    "EvaluationResult",
+    "PROTOCOLS",
+    "ResultRow",
+    "TEMPORAL_STABILITY_SCALE",
+    "boundary_f_measure",
+    "boundary_precision_recall",
+    "decay_score",
+    "dilate_disk",
+    "evaluate",
+    "evaluate_davis2016",
+    "evaluate_fbms",
+    "evaluate_youtube_objects",
+    "list_mask_frames",
+    "longest_contour",
+    "mask_contours",
+    "mean_score",
+    "read_mask",
+    "recall_score",
+    "region_similarity",
+    "seg2bmap",
+    "temporal_stability",
+]

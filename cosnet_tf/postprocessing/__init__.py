@@ -1,0 +1,9 @@
+"""Post-processing of predicted foreground probability maps.
+
+* :func:`dense_crf`: two-label fully connected CRF refinement of one frame
+  (COSNet settings by default); :class:`DenseCRF` holds the settings;
+  :func:`crf_map` refines many frames over several processes.
+"""
+from cosnet_tf.postprocessing.crf import DenseCRF, crf_map, dense_crf
+
+__all__ = ["DenseCRF", "crf_map", "dense_crf"]

@@ -1,0 +1,145 @@
+"""A whole training run with `model.fit`: data, model, optimizer, checkpoints, logs."""
+import json
+import os
+
+import keras
+
+from cosnet_tf.data import (
+    AugmentationConfig,
+    DavisDataset,
+    SaliencyDataset,
+    make_frame_pair_dataset,
+    make_saliency_dataset,
+)
+from cosnet_tf.models.presets import build_preset
+from cosnet_tf.training.callbacks import BestModelSaver, NaNGuard, ResumableCheckpoint
+from cosnet_tf.training.cosnet_trainer import COSNetTrainer
+from cosnet_tf.training.streams import mix_streams
+from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
+
+
+def _davis(config, names, split):
+    if names:
+        return DavisDataset(config.davis_root, sequences=list(names))
+    return DavisDataset(config.davis_root, split=split)
+
+
+def build_datasets(config, epoch_offset=0):
+    """(training stream, validation pairs or None) for `config`.
+
+    `epoch_offset` reseeds the training stream after a resume so the pairs
+    drawn after a restart are new ones, not a replay of the first epochs.
+    """
+    train_videos = _davis(config, config.train_sequences, config.train_split)
+    seed = config.seed + 1_000_003 * epoch_offset
+    pairs = make_frame_pair_dataset(
+        train_videos, config.image_size, config.batch_size, seed=seed
+    )
+    stills = None
+    if config.saliency_images:
+        stills = make_saliency_dataset(
+            SaliencyDataset(config.saliency_images, config.saliency_masks),
+            config.image_size,
+            config.batch_size,
+            seed=seed,
+        )
+    train = mix_streams(pairs, stills, config.video_steps, config.image_steps)
+    val = None
+    if config.val_sequences or config.val_split:
+        val_videos = _davis(config, config.val_sequences, config.val_split)
+        val = make_frame_pair_dataset(
+            val_videos,
+            config.image_size,
+            config.batch_size,
+            augmentation=None,
+            seed=config.seed,
+            shuffle=False,
+            drop_remainder=False,
+        )
+        if config.val_batches:
+            val = val.take(config.val_batches)
+        # The same pairs at every validation: J is comparable across epochs.
+        val = val.cache()
+    return train, val
+
+
+def build_trainer(config):
+    model_config = dict(coattention=config.coattention)
+    if config.coattention == "symmetric":
+        model_config["coattention_config"] = {"orthogonality_weight": config.orthogonality_weight}
+    trainer = build_preset(
+        config.preset,
+        cls=COSNetTrainer,
+        backbone_config=config.backbone_config,
+        backbone_weights=config.backbone_weights,
+        head_lr_multiplier=config.head_lr_multiplier,
+        freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
+        **model_config,
+    )
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        config.learning_rate, decay_steps=config.steps, end_learning_rate=0.0, power=config.decay_power
+    )
+    trainer.compile(
+        optimizer=keras.optimizers.SGD(
+            schedule, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    )
+    return trainer
+
+
+def train(config):
+    """Runs (or resumes) the training run of `config` in `config.run_dir`.
+
+    Layout of the run folder:
+        config.json          the settings
+        checkpoint/          latest.weights.h5 + state.json, every checkpoint_every steps
+        best.keras           the inference model with the best validation J (+ .json)
+        final.keras          the inference model after the last step
+        log.csv, tensorboard/
+
+    Returns:
+        A dict: the final step, the last logs, paths, and a NaN message if any.
+    """
+    os.makedirs(config.run_dir, exist_ok=True)
+    atomic_write_bytes(
+        os.path.join(config.run_dir, "config.json"), json.dumps(config.to_dict(), indent=2).encode()
+    )
+    trainer = build_trainer(config)
+    checkpoint = ResumableCheckpoint(os.path.join(config.run_dir, "checkpoint"))
+    state = checkpoint.restore(trainer)
+    initial_epoch = state["epoch"] if state else 0
+    epochs = config.steps // config.checkpoint_every
+    if state and config.verbose:
+        print(f"resuming {config.run_dir} at step {state['step']} (epoch {initial_epoch}/{epochs})")
+    train_data, val_data = build_datasets(config, epoch_offset=initial_epoch)
+    nan_guard = NaNGuard(checkpoint.directory)
+    callbacks = [
+        nan_guard,
+        checkpoint,
+        keras.callbacks.CSVLogger(os.path.join(config.run_dir, "log.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(config.run_dir, "tensorboard"), update_freq=10),
+    ]
+    if val_data is not None:
+        callbacks.insert(2, BestModelSaver(os.path.join(config.run_dir, "best.keras"), "val_J", "max"))
+    history = None
+    if initial_epoch < epochs:
+        history = trainer.fit(
+            train_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=config.checkpoint_every,
+            validation_data=val_data,
+            callbacks=callbacks,
+            verbose=config.verbose,
+        )
+    final_path = os.path.join(config.run_dir, "final.keras")
+    if nan_guard.message is None:
+        with atomic_output_path(final_path) as tmp:
+            trainer.to_inference_model().save(tmp)
+    return {
+        "step": int(trainer.optimizer.iterations.numpy()),
+        "logs": {k: v[-1] for k, v in history.history.items()} if history else {},
+        "final": final_path if nan_guard.message is None else None,
+        "best": os.path.join(config.run_dir, "best.keras") if val_data is not None else None,
+        "error": nan_guard.message,
+    }

@@ -1,0 +1,514 @@
+"""Tests of cosnet_tf.data: readers, tf.data pipelines, augmentation, synthetic data.
+
+All data is generated under ``tmp_path``; only ``test_real_davis_dev_data``
+reads the shared DAVIS dev subset and skips when it is absent.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from cosnet_tf.data import (
+    AugmentationConfig,
+    DataFileError,
+    DavisDataset,
+    SaliencyDataset,
+    SyntheticVideoGenerator,
+    VideoSequence,
+    augment_frame_and_mask,
+    load_binary_mask,
+    load_frame_and_mask,
+    make_frame_pair_dataset,
+    make_saliency_dataset,
+    make_sequence_frame_dataset,
+    read_sequence_list,
+)
+
+REAL_DAVIS_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "davis2016-dev"
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+def write_video(root: Path, name: str, frames, masks, resolution: str = "480p") -> None:
+    """Write frames (uint8 HxWx3) and masks (bool HxW) in the DAVIS layout."""
+    frame_dir = root / "JPEGImages" / resolution / name
+    mask_dir = root / "Annotations" / resolution / name
+    frame_dir.mkdir(parents=True, exist_ok=True)
+    mask_dir.mkdir(parents=True, exist_ok=True)
+    for index, (frame, mask) in enumerate(zip(frames, masks)):
+        Image.fromarray(frame).save(frame_dir / f"{index:05d}.jpg", quality=100)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(mask_dir / f"{index:05d}.png")
+
+
+# Colour-coded videos: every frame is one flat colour from which the video
+# (red channel) and the frame (green channel) can be read back.
+CODED_VIDEO_LENGTHS = (4, 3, 5, 1)
+CODED_SIZE = (24, 32)
+
+
+def coded_colour(video: int, frame: int) -> tuple[int, int, int]:
+    return 30 + 50 * video, 20 + 45 * frame, 128
+
+
+def decode_colour(pixels: np.ndarray) -> tuple[int, int]:
+    """(video, frame) from the mean colour of an ``[H, W, 3]`` output."""
+    red, green, _ = pixels.reshape(-1, 3).mean(axis=0)
+    return int(round((red - 30) / 50)), int(round((green - 20) / 45))
+
+
+@pytest.fixture
+def coded_davis(tmp_path) -> Path:
+    root = tmp_path / "coded"
+    for video, length in enumerate(CODED_VIDEO_LENGTHS):
+        frames = [np.full(CODED_SIZE + (3,), coded_colour(video, f), np.uint8) for f in range(length)]
+        masks = [np.zeros(CODED_SIZE, bool) for _ in range(length)]
+        for mask in masks:
+            mask[4:12, 6:20] = True
+        write_video(root, f"video-{video}", frames, masks)
+    return root
+
+
+@pytest.fixture(scope="module")
+def synthetic_davis(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    SyntheticVideoGenerator(num_sequences=5, num_frames=4, image_size=(48, 64), seed=11).write_davis(root)
+    return root
+
+
+# Zoom-in only (no padding), no colour change: flat colours survive exactly.
+NO_COLOUR_CHANGE = AugmentationConfig.geometric_only(scale_range=(1.0, 1.5))
+
+
+def pair_ids(dataset: tf.data.Dataset) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """One epoch of ((video, frame) of frame_a, (video, frame) of frame_b)."""
+    ids = []
+    for inputs, _ in dataset:
+        for a, b in zip(inputs["frame_a"].numpy(), inputs["frame_b"].numpy()):
+            ids.append((decode_colour(a), decode_colour(b)))
+    return ids
+
+
+def coded_pairs(root: Path, seed, batch_size: int = 5) -> tf.data.Dataset:
+    return make_frame_pair_dataset(DavisDataset(root), image_size=(16, 16), batch_size=batch_size,
+                                   augmentation=NO_COLOUR_CHANGE, seed=seed, drop_remainder=False)
+
+
+# --------------------------------------------------------------------------
+# synthetic generator
+# --------------------------------------------------------------------------
+
+def test_synthetic_generator_is_deterministic(tmp_path):
+    make = lambda seed: SyntheticVideoGenerator(num_sequences=3, num_frames=4, image_size=(32, 40),
+                                                seed=seed)
+    first, second, other = make(5).render_sequence(1), make(5).render_sequence(1), make(6).render_sequence(1)
+    for field in ("frames", "masks", "distractor_masks"):
+        np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
+    assert not np.array_equal(first.frames, other.frames)
+    # Sequences have their own random streams: more sequences change none of the others.
+    more = SyntheticVideoGenerator(num_sequences=7, num_frames=4, image_size=(32, 40), seed=5)
+    np.testing.assert_array_equal(more.render_sequence(1).frames, first.frames)
+
+    root_a, root_b = make(5).write_davis(tmp_path / "a"), make(5).write_davis(tmp_path / "b")
+    files_a = sorted(p.relative_to(root_a) for p in root_a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(root_b) for p in root_b.rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) == 3 * 4 * 2 + 2
+    for relative in files_a:
+        assert (root_a / relative).read_bytes() == (root_b / relative).read_bytes(), relative
+
+
+def test_synthetic_sequence_properties():
+    generator = SyntheticVideoGenerator(num_sequences=4, num_frames=12, image_size=(64, 64), seed=2,
+                                        num_distractors=2)
+    for index in range(generator.num_sequences):
+        sequence = generator.render_sequence(index)
+        frames = sequence.frames.astype(np.float32)
+        masks, distractors = sequence.masks, sequence.distractor_masks
+        # The primary object is in every frame.
+        assert masks.any(axis=(1, 2)).all()
+        # Distractors are never part of the mask ...
+        assert not (masks[:, None] & distractors).any()
+        # ... and each one is visible in some frames but not in all.
+        presence = sequence.distractor_presence
+        assert presence.any(axis=0).all() and not presence.all(axis=0).any(), presence.T
+        # Distractors look like the object: near its colour, far from the background's.
+        any_distractor = distractors.any(axis=1)
+        background = ~masks & ~any_distractor
+        object_colour = frames[masks].mean(axis=0)
+        distractor_colour = frames[any_distractor].mean(axis=0)
+        background_colour = frames[background].mean(axis=0)
+        assert np.abs(distractor_colour - object_colour).max() < 25
+        assert np.abs(background_colour - object_colour).max() > 40
+        # The object moves and the background pans.
+        assert not np.array_equal(masks[0], masks[-1])
+        still_background = background[0] & background[-1]
+        assert np.abs(frames[0] - frames[-1])[still_background].mean() > 8
+
+
+def test_synthetic_davis_layout_and_speed(tmp_path):
+    generator = SyntheticVideoGenerator(num_sequences=10, num_frames=20, image_size=(128, 128), seed=0)
+    start = time.perf_counter()
+    root = generator.write_davis(tmp_path / "davis")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 15, f"writing 10x20 frames of 128x128 took {elapsed:.1f} s"  # ~0.5 s normally
+
+    assert sorted(p.name for p in (root / "JPEGImages" / "480p").iterdir()) == generator.sequence_names
+    mask = np.asarray(Image.open(root / "Annotations" / "480p" / "synthetic-003" / "00007.png"))
+    assert mask.shape == (128, 128) and set(np.unique(mask)) <= {0, 255}
+    assert read_sequence_list(root / "ImageSets" / "480p" / "train.txt") == generator.train_sequence_names
+    assert DavisDataset(root, split="val").sequence_names == generator.val_sequence_names == [
+        "synthetic-008", "synthetic-009"]
+    assert DavisDataset(root).num_frames == 200
+
+
+def test_synthetic_saliency_set(tmp_path):
+    generator = SyntheticVideoGenerator(image_size=(40, 48), seed=1)
+    image_dir, mask_dir = generator.write_saliency(tmp_path, num_images=3)
+    dataset = SaliencyDataset(image_dir, mask_dir)
+    assert len(dataset) == 3
+    for image_path, mask_path in zip(dataset.image_paths, dataset.mask_paths):
+        image, mask = load_frame_and_mask(image_path, mask_path)
+        assert image.shape == (40, 48, 3) and 0 < mask.sum() < mask.size
+
+
+# --------------------------------------------------------------------------
+# readers
+# --------------------------------------------------------------------------
+
+def test_davis_dataset_selection(synthetic_davis, tmp_path):
+    everything = DavisDataset(synthetic_davis)
+    assert len(everything) == 5 and everything.num_frames == 20
+    sequence = everything["synthetic-002"]
+    assert isinstance(sequence, VideoSequence) and sequence.has_all_masks
+    assert [Path(p).name for p in sequence.frame_paths] == ["00000.jpg", "00001.jpg", "00002.jpg",
+                                                            "00003.jpg"]
+    assert [Path(p).parent.name for p in sequence.mask_paths] == ["synthetic-002"] * 4
+
+    assert DavisDataset(synthetic_davis, ["synthetic-004", "synthetic-000"]).sequence_names == [
+        "synthetic-004", "synthetic-000"]
+    assert DavisDataset(synthetic_davis, split="train").sequence_names == [
+        f"synthetic-00{i}" for i in range(4)]
+    names_file = tmp_path / "mine.txt"
+    names_file.write_text("# my split\nsynthetic-001\n\nsynthetic-003  \n")
+    assert DavisDataset(synthetic_davis, split_file=names_file).sequence_names == [
+        "synthetic-001", "synthetic-003"]
+
+    with pytest.raises(ValueError, match="at most one"):
+        DavisDataset(synthetic_davis, ["synthetic-000"], split="train")
+    with pytest.raises(FileNotFoundError, match="no-such-video"):
+        DavisDataset(synthetic_davis, ["no-such-video"])
+    expected_split = synthetic_davis / "ImageSets" / "480p" / "test.txt"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(expected_split))):
+        DavisDataset(synthetic_davis, split="test")
+    with pytest.raises(KeyError, match="nope"):
+        everything["nope"]
+
+
+def test_davis_dataset_rejects_empty_sequence(tmp_path):
+    root = tmp_path / "davis"
+    write_video(root, "fine", [np.zeros((8, 8, 3), np.uint8)], [np.zeros((8, 8), bool)])
+    empty = root / "JPEGImages" / "480p" / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"'empty' has no frames.*" + re.escape(str(empty))):
+        DavisDataset(root)
+
+
+def test_davis_dataset_reports_missing_mask(tmp_path):
+    root = tmp_path / "davis"
+    write_video(root, "clip", [np.zeros((8, 8, 3), np.uint8)] * 3, [np.zeros((8, 8), bool)] * 3)
+    missing = root / "Annotations" / "480p" / "clip" / "00001.png"
+    missing.unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
+        DavisDataset(root)
+
+    unannotated = DavisDataset(root, require_masks=False)
+    assert unannotated["clip"].mask_paths[1] is None and not unannotated["clip"].has_all_masks
+    with pytest.raises(ValueError, match="without masks"):
+        make_frame_pair_dataset(unannotated, image_size=(8, 8))
+    # Inference on the unannotated video still works, without masks.
+    elements = list(make_sequence_frame_dataset(unannotated["clip"]))
+    assert len(elements) == 3 and "mask" not in elements[0]
+
+
+def test_read_sequence_list_davis2016_format(tmp_path):
+    split = tmp_path / "train.txt"
+    split.write_text("/JPEGImages/480p/bear/00000.jpg /Annotations/480p/bear/00000.png\n"
+                     "/JPEGImages/480p/bear/00001.jpg /Annotations/480p/bear/00001.png\n"
+                     "/JPEGImages/480p/bmx-bumps/00000.jpg /Annotations/480p/bmx-bumps/00000.png\n")
+    assert read_sequence_list(split) == ["bear", "bmx-bumps"]
+    (tmp_path / "empty.txt").write_text("\n# nothing\n")
+    with pytest.raises(ValueError, match="lists no sequences"):
+        read_sequence_list(tmp_path / "empty.txt")
+
+
+def test_saliency_dataset_matching_and_mismatches(tmp_path):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for stem in ("a", "b", "c"):
+        Image.new("RGB", (8, 8)).save(images / f"{stem}.jpg")
+    for stem in ("a", "b", "d"):
+        Image.new("L", (8, 8)).save(masks / f"{stem}.png")
+    with pytest.raises(ValueError, match=r"have no mask.*'c\.jpg'.*have no image.*'d\.png'"):
+        SaliencyDataset(images, masks)
+
+    (masks / "d.png").unlink()
+    Image.new("L", (8, 8)).save(masks / "c.png")
+    dataset = SaliencyDataset(images, masks)
+    assert dataset.stems == ["a", "b", "c"]
+    assert [Path(p).name for p in dataset.mask_paths] == ["a.png", "b.png", "c.png"]
+
+    # MSRA10K keeps images and masks in one folder.
+    Image.new("L", (8, 8)).save(images / "a.png")
+    with pytest.raises(ValueError, match=r"'b\.jpg'"):
+        SaliencyDataset(images, images)
+
+
+# --------------------------------------------------------------------------
+# pipelines: shapes, dtypes, ranges
+# --------------------------------------------------------------------------
+
+def test_frame_pair_pipeline_shapes_dtypes_ranges(synthetic_davis):
+    dataset = make_frame_pair_dataset(DavisDataset(synthetic_davis), image_size=(32, 40), batch_size=3,
+                                      seed=0)
+    inputs_spec, targets_spec = dataset.element_spec
+    assert set(inputs_spec) == {"frame_a", "frame_b"} and set(targets_spec) == {"mask_a", "mask_b"}
+    for key in ("frame_a", "frame_b"):
+        assert inputs_spec[key].shape == (3, 32, 40, 3) and inputs_spec[key].dtype == tf.float32
+    for key in ("mask_a", "mask_b"):
+        assert targets_spec[key].shape == (3, 32, 40, 1) and targets_spec[key].dtype == tf.float32
+
+    batches = list(dataset)
+    assert len(batches) == 20 // 3  # one epoch = each frame once as frame_a, remainder dropped
+    for inputs, targets in batches:
+        for frame in inputs.values():
+            frame = frame.numpy()
+            assert frame.min() >= 0.0 and frame.max() <= 255.0 and frame.max() > 1.0
+        for mask in targets.values():
+            assert set(np.unique(mask.numpy())) <= {0.0, 1.0}
+    all_masks = np.concatenate([t["mask_a"].numpy() for _, t in batches])
+    assert all_masks.reshape(len(all_masks), -1).max(axis=1).mean() > 0.5  # objects survive cropping
+
+
+def test_saliency_pipeline_shapes(tmp_path):
+    image_dir, mask_dir = SyntheticVideoGenerator(image_size=(40, 48)).write_saliency(tmp_path, 5)
+    dataset = make_saliency_dataset(SaliencyDataset(image_dir, mask_dir), image_size=(24, 24),
+                                    batch_size=2, seed=3)
+    image_spec, mask_spec = dataset.element_spec
+    assert image_spec.shape == (2, 24, 24, 3) and mask_spec.shape == (2, 24, 24, 1)
+    batches = list(dataset)
+    assert len(batches) == 2
+    image, mask = batches[0]
+    assert image.dtype == tf.float32 and mask.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(image)) and float(tf.reduce_max(image)) <= 255.0
+    assert set(np.unique(mask.numpy())) <= {0.0, 1.0}
+    plain = make_saliency_dataset(SaliencyDataset(image_dir, mask_dir), image_size=(24, 24),
+                                  batch_size=5, augmentation=None, shuffle=False)
+    images, _ = next(iter(plain))
+    assert images.shape == (5, 24, 24, 3)
+
+
+def test_sequence_frame_pipeline_is_ordered(coded_davis):
+    sequence = DavisDataset(coded_davis)["video-2"]  # 5 frames
+    batches = list(make_sequence_frame_dataset(sequence, image_size=(12, 16), batch_size=2))
+    assert [int(b["frame"].shape[0]) for b in batches] == [2, 2, 1]
+    indices = np.concatenate([b["frame_index"].numpy() for b in batches])
+    np.testing.assert_array_equal(indices, np.arange(5))
+    decoded = [decode_colour(frame) for b in batches for frame in b["frame"].numpy()]
+    assert decoded == [(2, f) for f in range(5)]
+    first = batches[0]
+    assert first["frame"].shape == (2, 12, 16, 3) and first["frame"].dtype == tf.float32
+    np.testing.assert_array_equal(first["original_size"].numpy(), [CODED_SIZE, CODED_SIZE])
+    assert first["mask"].shape == (2,) + CODED_SIZE + (1,)  # masks stay at full resolution
+    assert float(tf.reduce_sum(first["mask"][0])) == 8 * 14
+
+
+# --------------------------------------------------------------------------
+# pipelines: pairing and seeding
+# --------------------------------------------------------------------------
+
+def test_pairs_come_from_one_video_and_are_distinct(coded_davis):
+    dataset = coded_pairs(coded_davis, seed=1)
+    all_frames = {(v, f) for v, length in enumerate(CODED_VIDEO_LENGTHS) for f in range(length)}
+    partners_seen = set()
+    for _ in range(6):  # epochs
+        ids = pair_ids(dataset)
+        assert sorted(a for a, _ in ids) == sorted(all_frames)  # each frame once as frame_a
+        for (video_a, frame_a), (video_b, frame_b) in ids:
+            assert video_a == video_b
+            if CODED_VIDEO_LENGTHS[video_a] > 1:
+                assert frame_a != frame_b
+            else:
+                assert frame_a == frame_b  # single-frame video pairs with itself
+            partners_seen.add((video_a, frame_a, frame_b))
+    # Partners are not only neighbours: far-apart frames of the 5-frame video occur.
+    assert any(v == 2 and abs(a - b) >= 3 for v, a, b in partners_seen)
+
+
+def test_pairs_are_reproducible_and_change_every_epoch(coded_davis):
+    first = coded_pairs(coded_davis, seed=42)
+    again = coded_pairs(coded_davis, seed=42)
+    epochs_first = [pair_ids(first) for _ in range(2)]
+    epochs_again = [pair_ids(again) for _ in range(2)]
+    assert epochs_first == epochs_again  # same seed -> same pairs, epoch by epoch
+    assert epochs_first[0] != epochs_first[1]  # drawn anew each epoch
+    assert pair_ids(coded_pairs(coded_davis, seed=43)) != epochs_first[0]
+
+    # Pixels too (augmentation included) are reproduced exactly.
+    batch_first = next(iter(coded_pairs(coded_davis, seed=7)))
+    batch_again = next(iter(coded_pairs(coded_davis, seed=7)))
+    for part in (0, 1):
+        for key in batch_first[part]:
+            np.testing.assert_array_equal(batch_first[part][key].numpy(), batch_again[part][key].numpy())
+    # Unseeded pipelines work too.
+    assert len(pair_ids(coded_pairs(coded_davis, seed=None))) == sum(CODED_VIDEO_LENGTHS)
+
+
+# --------------------------------------------------------------------------
+# augmentation
+# --------------------------------------------------------------------------
+
+def l_shaped_mask(height: int, width: int, top: int, left: int) -> np.ndarray:
+    mask = np.zeros((height, width), bool)
+    mask[top:top + 20, left:left + 8] = True
+    mask[top + 12:top + 20, left:left + 22] = True
+    return mask
+
+
+def test_augmentation_keeps_frame_and_mask_aligned(tmp_path):
+    # The frame is red exactly where the mask is set and blue elsewhere.
+    root = tmp_path / "aligned"
+    red, blue = np.array([230, 20, 20], np.uint8), np.array([20, 20, 230], np.uint8)
+    masks = [l_shaped_mask(48, 64, top, left) for top, left in ((3, 4), (20, 30), (10, 40), (25, 2))]
+    frames = [np.where(mask[..., None], red, blue) for mask in masks]
+    write_video(root, "aligned", frames, masks)
+    config = AugmentationConfig(scale_range=(0.6, 1.6))  # zoom out and in, flips, colour jitter
+    dataset = make_frame_pair_dataset(DavisDataset(root), image_size=(32, 32), batch_size=4,
+                                      augmentation=config, seed=5)
+    checked = 0
+    for _ in range(5):
+        for inputs, targets in dataset:
+            for key in ("a", "b"):
+                frame = inputs["frame_" + key].numpy()
+                mask = targets["mask_" + key].numpy()[..., 0]
+                redness = frame[..., 0] - frame[..., 2]
+                # Skip the blend band at edges and the padding around zoomed-out frames.
+                looks_object, looks_background = redness > 60, redness < -60
+                assert (mask[looks_object] == 1).mean() > 0.97
+                assert (mask[looks_background] == 0).mean() > 0.97
+                confident = looks_object | looks_background
+                assert confident.mean() > 0.5
+                checked += len(frame)
+    assert checked == 40
+
+
+def test_augment_frame_and_mask_flip_and_seed():
+    mask = l_shaped_mask(40, 48, 5, 6)
+    frame = np.where(mask[..., None], np.full(3, 200, np.uint8), np.full(3, 10, np.uint8))
+    frame_t, mask_t = tf.constant(frame), tf.constant(mask[..., None].astype(np.uint8))
+    flip_only = AugmentationConfig.geometric_only(scale_range=(1.0, 1.0))
+    outcomes = set()
+    for seed in range(12):
+        out_frame, out_mask = augment_frame_and_mask(frame_t, mask_t, (40, 48), flip_only,
+                                                     tf.constant([seed, 0], tf.int64))
+        out_mask = out_mask.numpy()[..., 0].astype(bool)
+        if np.array_equal(out_mask, mask):
+            outcomes.add("kept")
+        elif np.array_equal(out_mask, mask[:, ::-1]):
+            outcomes.add("flipped")
+        else:
+            pytest.fail("unit scale must give the mask or its mirror image")
+        np.testing.assert_allclose(out_frame.numpy()[..., 0], np.where(out_mask, 200, 10), atol=1e-3)
+    assert outcomes == {"kept", "flipped"}
+
+    config = AugmentationConfig()
+    seed = tf.constant([3, 4], tf.int64)
+    first = augment_frame_and_mask(frame_t, mask_t, (24, 24), config, seed)
+    again = augment_frame_and_mask(frame_t, mask_t, (24, 24), config, seed)
+    other = augment_frame_and_mask(frame_t, mask_t, (24, 24), config, tf.constant([3, 5], tf.int64))
+    np.testing.assert_array_equal(first[0].numpy(), again[0].numpy())
+    np.testing.assert_array_equal(first[1].numpy(), again[1].numpy())
+    assert not np.array_equal(first[0].numpy(), other[0].numpy())
+
+
+def test_augmentation_config_validation():
+    with pytest.raises(ValueError, match="scale_range"):
+        AugmentationConfig(scale_range=(1.5, 1.0))
+    with pytest.raises(ValueError, match="hue_delta"):
+        AugmentationConfig(hue_delta=0.7)
+    assert not AugmentationConfig.geometric_only().has_colour_jitter
+
+
+# --------------------------------------------------------------------------
+# decode-time errors name the file
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_jpeg_error_names_the_file(tmp_path, damage):
+    root = tmp_path / "davis"
+    frames = [np.random.default_rng(i).integers(0, 255, (16, 16, 3), dtype=np.uint8) for i in range(3)]
+    write_video(root, "clip", frames, [np.ones((16, 16), bool)] * 3)
+    broken = root / "JPEGImages" / "480p" / "clip" / "00001.jpg"
+    data = broken.read_bytes()
+    broken.write_bytes(b"this is not a jpeg" if damage == "garbage" else data[: len(data) // 2])
+
+    videos = DavisDataset(root)  # cheap checks pass: the file exists
+    pairs = make_frame_pair_dataset(videos, image_size=(8, 8), batch_size=3, shuffle=False, seed=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(str(broken))) as caught:
+        list(pairs)
+    assert "cannot decode image file" in str(caught.value)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(str(broken))):
+        list(make_sequence_frame_dataset(videos["clip"]))
+
+
+def test_mask_of_another_size_error_names_both_files(tmp_path):
+    root = tmp_path / "davis"
+    write_video(root, "clip", [np.zeros((16, 20, 3), np.uint8)] * 2, [np.zeros((16, 20), bool)] * 2)
+    wrong = root / "Annotations" / "480p" / "clip" / "00001.png"
+    Image.new("L", (20, 15)).save(wrong)
+    frame = root / "JPEGImages" / "480p" / "clip" / "00001.jpg"
+
+    with pytest.raises(DataFileError, match=re.escape(str(wrong))):
+        load_frame_and_mask(frame, wrong)
+    pairs = make_frame_pair_dataset(DavisDataset(root), image_size=(8, 8), batch_size=2, seed=0)
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        list(pairs)
+    message = str(caught.value)
+    assert str(wrong) in message and str(frame) in message and "20x15" in message
+
+
+def test_mask_decoding_modes(tmp_path):
+    palette = Image.fromarray(np.array([[0, 1], [2, 0]], np.uint8), mode="P")
+    palette.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)
+    palette.save(tmp_path / "palette.png")
+    np.testing.assert_array_equal(load_binary_mask(tmp_path / "palette.png")[..., 0], [[0, 1], [1, 0]])
+    Image.fromarray(np.array([[0, 127], [128, 255]], np.uint8)).save(tmp_path / "grey.png")
+    np.testing.assert_array_equal(load_binary_mask(tmp_path / "grey.png")[..., 0], [[0, 0], [1, 1]])
+    with pytest.raises(DataFileError, match="not found"):
+        load_binary_mask(tmp_path / "missing.png")
+
+
+# --------------------------------------------------------------------------
+# real data (optional)
+# --------------------------------------------------------------------------
+
+def test_real_davis_dev_data():
+    if not REAL_DAVIS_DEV.is_dir():
+        pytest.skip(f"DAVIS-2016 dev subset not found at {REAL_DAVIS_DEV}")
+    videos = DavisDataset(REAL_DAVIS_DEV)
+    assert len(videos) >= 1 and all(sequence.has_all_masks for sequence in videos)
+    pairs = make_frame_pair_dataset(videos, image_size=(64, 64), batch_size=2, seed=0)
+    for inputs, targets in pairs.take(2):
+        assert inputs["frame_a"].shape == (2, 64, 64, 3)
+        assert set(np.unique(targets["mask_a"].numpy())) <= {0.0, 1.0}
+    first = next(iter(make_sequence_frame_dataset(videos[0], image_size=(64, 64))))
+    height, width = (int(v) for v in first["original_size"][0])
+    assert first["mask"].shape == (1, height, width, 1)
