@@ -23,6 +23,7 @@ _FLAGS = {
     "learning_rate": dict(type=float, help="initial learning rate (polynomial decay to 0)"),
     "weight_decay": dict(type=float, help="decoupled weight decay"),
     "orthogonality_weight": dict(type=float, help="lambda of Eq. 12 (symmetric co-attention)"),
+    "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
     "video_steps": dict(type=int, help="video steps per cycle"),
     "image_steps": dict(type=int, help="still-image steps per cycle"),
     "seed": dict(type=int, help="seed of pairs and augmentation"),

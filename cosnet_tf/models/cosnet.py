@@ -49,6 +49,9 @@ class COSNet(keras.Model):
             released model has none).
         head_filters, head_depth: the segmentation module (`SegmentationHead`).
         batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
+        inference_size: (height, width) the model was trained at, or None. The
+            model itself takes any size; video segmentation resizes frames to
+            this size when it is set (`cosnet train` records it).
 
     Example:
 
@@ -77,6 +80,7 @@ class COSNet(keras.Model):
         head_depth=1,
         batch_norm_epsilon=1e-5,
         batch_norm_momentum=0.9,
+        inference_size=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +101,7 @@ class COSNet(keras.Model):
         self.batch_norm_epsilon = float(batch_norm_epsilon)
         self.batch_norm_momentum = float(batch_norm_momentum)
         self.feature_channels = int(channels)
+        self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
 
         head_args = dict(
             filters=self.head_filters,
@@ -174,6 +179,15 @@ class COSNet(keras.Model):
             raise ValueError(
                 "COSNet expects a pair of frames: {'frame_a': ..., 'frame_b': ...} or (frame_a, frame_b)."
             )
+        return self.pair_forward(frame_a, frame_b, training=training)
+
+    def pair_forward(self, frame_a, frame_b, training=None, summary_keep=None):
+        """The Siamese forward pass of `call`.
+
+        `summary_keep` ([B] of 0/1, optional) zeroes the gated summaries of
+        some pairs, which makes those samples the N = 0 (no co-attention)
+        case; the trainer uses it to teach the heads the frame-by-frame mode.
+        """
         size_a, size_b = _frame_size(frame_a), _frame_size(frame_b)
         v_a = self.encode(frame_a, training=training)
         v_b = self.encode(frame_b, training=training)
@@ -182,6 +196,9 @@ class COSNet(keras.Model):
         else:
             z_a, z_b = self.coattention(v_a, v_b)
             z_a, z_b = self.gate(z_a), self.gate(z_b)
+            if summary_keep is not None:
+                keep = ops.reshape(ops.cast(summary_keep, z_a.dtype), (-1, 1, 1, 1))
+                z_a, z_b = z_a * keep, z_b * keep
         return {
             "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False),
             "pred_b": self._predict(self.head_b, z_b, v_b, size_b, training, False),
@@ -276,6 +293,7 @@ class COSNet(keras.Model):
             head_depth=self.head_depth,
             batch_norm_epsilon=self.batch_norm_epsilon,
             batch_norm_momentum=self.batch_norm_momentum,
+            inference_size=None if self.inference_size is None else list(self.inference_size),
         )
         return config
 

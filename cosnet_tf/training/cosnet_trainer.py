@@ -42,18 +42,33 @@ class COSNetTrainer(COSNet):
 
     Args:
         head_lr_multiplier: gradient multiplier of co-attention and heads.
+        summary_dropout: probability that a video pair is trained with its
+            attention summaries zeroed, i.e. as the N = 0 frame-by-frame case
+            that `segment` runs without references. 0 (the default) trains
+            exactly as the paper; a small value makes N = 0 a trained mode.
         freeze_backbone_batch_norm: run the backbone's batch norms in inference
             mode while training (their scale and shift are still learned).
             Batch statistics of 2-4 frames are noise; DeepLab freezes them too.
         **kwargs: `COSNet` arguments.
     """
 
-    def __init__(self, *args, head_lr_multiplier=10.0, freeze_backbone_batch_norm=True, **kwargs):
+    def __init__(
+        self,
+        *args,
+        head_lr_multiplier=10.0,
+        summary_dropout=0.0,
+        freeze_backbone_batch_norm=True,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        if not 0.0 <= summary_dropout < 1.0:
+            raise ValueError(f"`summary_dropout` must be in [0, 1), got {summary_dropout}.")
         self.head_lr_multiplier = float(head_lr_multiplier)
+        self.summary_dropout = float(summary_dropout)
         self.freeze_backbone_batch_norm = bool(freeze_backbone_batch_norm)
 
     def _create_extra_state(self):
+        self.seed_generator = keras.random.SeedGenerator(0)
         self.pixel_loss = WeightedBinaryCrossentropy()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.image_loss_tracker = keras.metrics.Mean(name="image_loss")
@@ -130,7 +145,11 @@ class COSNetTrainer(COSNet):
 
         variables = self.trainable_weights
         with tf.GradientTape() as tape:
-            out = self({"frame_a": x["frame_a"], "frame_b": x["frame_b"]}, training=True)
+            keep = None
+            if self.summary_dropout > 0:
+                batch = ops.shape(x["frame_a"])[0]
+                keep = keras.random.uniform((batch,), seed=self.seed_generator) >= self.summary_dropout
+            out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep)
             pair_loss = self.pixel_loss(y["mask_a"], out["pred_a"]) + self.pixel_loss(
                 y["mask_b"], out["pred_b"]
             )
@@ -182,6 +201,7 @@ class COSNetTrainer(COSNet):
         config = super().get_config()
         config.update(
             head_lr_multiplier=self.head_lr_multiplier,
+            summary_dropout=self.summary_dropout,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,
         )
         return config

@@ -73,7 +73,9 @@ def build_trainer(config):
         backbone_config=config.backbone_config,
         backbone_weights=config.backbone_weights,
         head_lr_multiplier=config.head_lr_multiplier,
+        summary_dropout=config.summary_dropout,
         freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
+        inference_size=config.image_size,
         **model_config,
     )
     schedule = keras.optimizers.schedules.PolynomialDecay(

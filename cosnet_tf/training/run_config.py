@@ -37,6 +37,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     decay_power: float = 0.9
     head_lr_multiplier: float = 10.0
+    summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
     orthogonality_weight: float = 1e-4
     video_steps: int = 2
     image_steps: int = 1

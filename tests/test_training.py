@@ -1,0 +1,188 @@
+"""The alternating trainer, stream mixing and resumable training runs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from cosnet_tf.data import (
+    DavisDataset,
+    SaliencyDataset,
+    SyntheticVideoGenerator,
+    make_frame_pair_dataset,
+    make_saliency_dataset,
+)
+from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, mix_streams
+from cosnet_tf.training.callbacks import NaNGuard
+from cosnet_tf.training.run_config import TrainConfig
+from tests.conftest import REPO_ROOT, tiny_backbone
+
+TINY_BACKBONE = {"alpha": 0.35, "output_stride": 16, "aspp_filters": 16, "output_filters": 16}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    gen = SyntheticVideoGenerator(num_sequences=4, num_frames=6, image_size=(64, 64), seed=3, num_val_sequences=1)
+    davis = gen.write_davis(root / "davis")
+    images, masks = gen.write_saliency(root / "saliency", num_images=6)
+    return davis, images, masks
+
+
+def _streams(synthetic, video_steps=2, image_steps=1):
+    davis, images, masks = synthetic
+    pairs = make_frame_pair_dataset(DavisDataset(davis, split="train"), (48, 48), batch_size=2, seed=0)
+    stills = make_saliency_dataset(SaliencyDataset(images, masks), (48, 48), batch_size=2, seed=0)
+    return mix_streams(pairs, stills, video_steps, image_steps)
+
+
+def _snapshot(layers):
+    return [w.numpy().copy() for layer in layers for w in layer.trainable_weights]
+
+
+def _changed(before, after):
+    return any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_mix_streams_follows_the_pattern(synthetic):
+    streams = [int(x["stream"][0]) for x, _ in _streams(synthetic, 2, 1).take(9)]
+    assert streams == [VIDEO_STREAM, VIDEO_STREAM, IMAGE_STREAM] * 3
+    with pytest.raises(ValueError, match="video_steps"):
+        mix_streams(None, None, video_steps=0)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "symmetric", "channel"])
+def test_image_step_trains_only_backbone_and_side_output(synthetic, variant):
+    model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-4))
+    head_parts = [model.coattention, model.gate, model.head_a, model.head_b]
+    seen = set()
+    for x, y in _streams(synthetic).take(3):
+        stream = int(x["stream"][0])
+        heads, backbone, side = _snapshot(head_parts), _snapshot([model.backbone]), _snapshot([model.saliency_head])
+        model.train_on_batch(x, y)
+        if stream == IMAGE_STREAM:
+            assert not _changed(heads, _snapshot(head_parts)), "an image step moved co-attention/heads"
+            assert _changed(side, _snapshot([model.saliency_head]))
+        else:
+            assert _changed(heads, _snapshot(head_parts)), "a video step left co-attention/heads unchanged"
+            assert not _changed(side, _snapshot([model.saliency_head]))
+        assert _changed(backbone, _snapshot([model.backbone]))
+        seen.add(stream)
+    assert seen == {IMAGE_STREAM, VIDEO_STREAM}
+    assert int(model.optimizer.iterations.numpy()) == 3
+
+
+def test_head_learning_rate_multiplier(synthetic):
+    """With plain SGD the head moves 10x as far as with multiplier 1."""
+    x, y = next(iter(_streams(synthetic)))
+    moves = []
+    for multiplier in (1.0, 10.0):
+        keras.utils.set_random_seed(0)
+        model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=multiplier)
+        model.compile(optimizer=keras.optimizers.SGD(1e-3))
+        before = model.head_a.classifier.kernel.numpy().copy()
+        model.train_on_batch(x, y)
+        moves.append(np.abs(model.head_a.classifier.kernel.numpy() - before).sum())
+    np.testing.assert_allclose(moves[1], 10 * moves[0], rtol=1e-3)
+
+
+def test_nan_stops_training_with_a_clear_message(synthetic):
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16)
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    poisoned = _streams(synthetic).map(lambda x, y: (dict(x, frame_a=x["frame_a"] * np.nan), y))
+    guard = NaNGuard("runs/x/checkpoint")
+    model.fit(poisoned, steps_per_epoch=5, epochs=2, callbacks=[guard], verbose=0)
+    assert guard.message and "nan" in guard.message.lower() and "step 1" in guard.message
+    assert int(model.optimizer.iterations.numpy()) == 1
+
+
+def test_trainer_round_trip_and_inference_model(tmp_path):
+    model = COSNetTrainer(tiny_backbone(), coattention="symmetric", head_filters=16, inference_size=(48, 64))
+    model.save(tmp_path / "trainer.keras")
+    restored = keras.saving.load_model(tmp_path / "trainer.keras")
+    assert isinstance(restored, COSNetTrainer) and restored.inference_size == (48, 64)
+    plain = model.to_inference_model()
+    assert type(plain).__name__ == "COSNet" and plain.inference_size == (48, 64)
+    frames = np.random.default_rng(0).uniform(0, 255, (1, 48, 64, 3)).astype("float32")
+    np.testing.assert_array_equal(
+        plain({"frame_a": frames, "frame_b": frames})["pred_a"],
+        model({"frame_a": frames, "frame_b": frames})["pred_a"],
+    )
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('davis_root = "x"\nlearning_rat = 0.1\n')
+    with pytest.raises(ValueError, match="learning_rat"):
+        TrainConfig.from_file(bad)
+    with pytest.raises(ValueError, match="multiple of checkpoint_every"):
+        TrainConfig(davis_root="x", steps=10, checkpoint_every=3)
+    with pytest.raises(ValueError, match="davis_root"):
+        TrainConfig()
+    with pytest.raises(FileNotFoundError, match="nowhere.toml"):
+        TrainConfig.from_file(tmp_path / "nowhere.toml")
+
+
+def _train_command(config_path):
+    return [sys.executable, "-m", "cosnet_tf.cli.main", "train", "--config", str(config_path), "--verbose", "2"]
+
+
+def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
+    davis, _, _ = synthetic
+    run_dir = tmp_path / "run"
+    config = dict(
+        run_dir=str(run_dir), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
+        backbone_config=TINY_BACKBONE, image_size=[64, 64], batch_size=2, steps=60,
+        checkpoint_every=5, val_batches=1, seed=1,
+    )
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    state_path = run_dir / "checkpoint" / "state.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    first = subprocess.Popen(_train_command(config_path), cwd=REPO_ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and first.poll() is None:
+            if state_path.exists() and json.loads(state_path.read_text())["epoch"] >= 2:
+                break
+            time.sleep(0.05)
+        assert first.poll() is None, "the run ended before it could be killed"
+        os.kill(first.pid, signal.SIGKILL)
+    finally:
+        first.wait(timeout=30)
+    killed_at = json.loads(state_path.read_text())
+    assert 10 <= killed_at["step"] < 60 and killed_at["step"] % 5 == 0
+    second = subprocess.run(_train_command(config_path), cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"resuming {run_dir} at step" in second.stdout
+    resumed_step = int(second.stdout.split("at step ")[1].split()[0])
+    assert resumed_step >= killed_at["step"]
+    final = json.loads(state_path.read_text())
+    # The optimizer step counter came back with the weights: the run ends at exactly 60.
+    assert final["step"] == 60 and final["epoch"] == 12
+    epochs = [int(line.split(",")[0]) for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
+    assert epochs[-1] == 11 and set(range(12)) <= set(epochs)
+    for name in ("final.keras", "best.keras", "config.json"):
+        assert (run_dir / name).exists(), name
+    assert not list(run_dir.rglob(".tmp-*")), "a temporary file was left behind"
+
+
+def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
+    x, y = next(iter(_streams(synthetic)))
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, summary_dropout=0.5)
+    frames = x["frame_a"][:2]
+    all_dropped = model.pair_forward(frames, x["frame_b"][:2], summary_keep=np.zeros(2))["pred_a"]
+    zero_ref = model.segment(model.encode(frames), None, output_size=(48, 48))
+    np.testing.assert_allclose(all_dropped, zero_ref, atol=1e-6)
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    model.train_on_batch(x, y)  # the dropout path traces and runs
+    with pytest.raises(ValueError, match="summary_dropout"):
+        COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
