@@ -19,6 +19,9 @@ setup(
         "tensorboard>=2.16",  # the TensorBoard callback of `cosnet train`
         "matplotlib>=3.7",  # evaluation plots
         "pydensecrf2>=1.1",  # dense CRF post-processing (the original pydensecrf no longer builds)
+        "av>=12",  # PyAV: video files in and overlay videos out
+        "grpcio>=1.60",  # cosnet serve / cosnet predict
+        "tensorflow-serving-api>=2.16,<2.22",  # PredictionService protos (same minor as tensorflow)
     ],
     extras_require={
         "dev": ["pytest>=7"],

@@ -46,9 +46,19 @@ def build_parser():
     p.add_argument("output", help="where to write: OUT.keras or OUT.weights.h5")
     p.set_defaults(func=_convert_weights)
 
+    from cosnet_tf.cli.demo_command import add_demo_parser
     from cosnet_tf.cli.train_command import add_train_parser
 
+    add_demo_parser(sub)
     add_train_parser(sub)
+
+    from cosnet_tf.cli.export_command import add_export_parser
+    from cosnet_tf.cli.predict_command import add_predict_parser
+    from cosnet_tf.cli.serve_command import add_serve_parser
+
+    add_export_parser(sub)
+    add_serve_parser(sub)
+    add_predict_parser(sub)
 
     p = sub.add_parser("presets", help="list the model presets with their parameter counts")
     p.add_argument("--no-count", action="store_true", help="skip building the models to count weights")

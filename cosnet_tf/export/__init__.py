@@ -1,0 +1,23 @@
+"""SavedModel export for TensorFlow Serving (see `cosnet_tf.export.saved_model` and docs/serving.md)."""
+
+from cosnet_tf.export.saved_model import (
+    FUSIONS,
+    MAY_BE_EMPTY,
+    SIGNATURE_NAMES,
+    export_saved_model,
+    model_versions,
+    prepare_frames,
+    resolve_export_dir,
+    segment_dynamic,
+)
+
+__all__ = [
+    "FUSIONS",
+    "MAY_BE_EMPTY",
+    "SIGNATURE_NAMES",
+    "export_saved_model",
+    "model_versions",
+    "prepare_frames",
+    "resolve_export_dir",
+    "segment_dynamic",
+]

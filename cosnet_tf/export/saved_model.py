@@ -1,0 +1,291 @@
+"""Export a COSNet as a TensorFlow SavedModel for TensorFlow Serving.
+
+The SavedModel holds three signatures (uint8 frames in, float32 out; every
+resize and the preprocessing live inside the graph):
+
+==========================  ==========================================  =====================================
+signature                   inputs                                      outputs
+==========================  ==========================================  =====================================
+``serving_default``         ``query``      uint8   [H, W, 3]            ``probabilities`` float32 [H, W]
+                            ``references`` uint8   [N, H', W', 3]
+``encode``                  ``frames``     uint8   [B, H, W, 3]         ``features`` float32 [B, h, w, C]
+``segment_from_features``   ``query_features``     float32 [B, h, w, C] ``probabilities`` float32 [B, H, W]
+                            ``reference_features`` float32 [N, h', w', C]
+                            ``output_size``        int32   [2] = (H, W)
+==========================  ==========================================  =====================================
+
+* Frames are RGB, values 0..255, of any size; ``encode`` and
+  ``serving_default`` resize them bilinearly to ``model.inference_size``
+  when the model has one (and keep their size otherwise) before the
+  backbone. Probabilities come back at the query's own size
+  (``output_size`` for ``segment_from_features``).
+* N >= 0: with N = 0 (``references`` of shape [0, H', W', 3], e.g.
+  [0, 1, 1, 3]) there is no co-attention: the frame-by-frame baseline.
+  The references of one request share one size; the query's may differ.
+* B >= 1 in ``encode`` and ``segment_from_features`` (every query of a
+  ``segment_from_features`` request is segmented against the same N
+  references). Empty frames, batches or sizes are rejected in the graph
+  (``INVALID_ARGUMENT``).
+* Fusion of the N references is fixed at export time: ``"attention"``
+  (default: the mean of the N gated attention summaries, Eq. 13) or
+  ``"prediction"`` (the mean of the N probabilities, as the authors' test
+  script does).
+* ``encode`` followed by ``segment_from_features`` gives exactly what
+  ``serving_default`` gives, so a client can segment a whole video encoding
+  each frame once (`cosnet_tf.serving.segment_video`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from cosnet_tf.layers.resize import resize_bilinear
+
+SIGNATURE_NAMES = ("serving_default", "encode", "segment_from_features")
+# Inputs whose leading dimension may be 0 (no reference frames).
+MAY_BE_EMPTY = frozenset({"references", "reference_features"})
+FUSIONS = ("attention", "prediction")
+
+
+# --------------------------------------------------------------- graph parts
+def prepare_frames(model, frames):
+    """uint8 (or float) RGB frames [B, H, W, 3] -> float32 frames at the model's inference size."""
+    frames = tf.cast(frames, tf.float32)
+    if model.inference_size is not None:
+        frames = resize_bilinear(frames, model.inference_size)
+    return frames
+
+
+def segment_dynamic(model, query_features, reference_features, output_size, fusion="attention"):
+    """`model.segment` for a number of references N known only at run time.
+
+    The graph-friendly twin of `COSNet.segment` (same math, same results): a
+    `tf.while_loop` attends to one reference at a time, so memory holds one
+    affinity matrix whatever N, as in `segment`.
+
+    Args:
+        model: a `COSNet`.
+        query_features: [B, h, w, C] from `model.encode`.
+        reference_features: [N, h', w', C] from `model.encode`, N >= 0, shared
+            by every query (note: no batch axis, unlike `segment`'s
+            [B, N, h', w', C]).
+        output_size: (H, W) (a tensor is fine) or None.
+        fusion: "attention" (Eq. 13) or "prediction".
+
+    Returns:
+        [B, H, W, 1] probabilities.
+    """
+    if fusion not in FUSIONS:
+        raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
+    q = tf.convert_to_tensor(query_features)
+    model._check_features("query_features", q, 4)
+    if model.coattention is None:
+        return model._predict(model.head_a, None, q, output_size, False, False)
+    refs = tf.convert_to_tensor(reference_features, dtype=q.dtype)
+    model._check_features("reference_features", refs, 4)
+    n = tf.shape(refs)[0]
+    batch = tf.shape(q)[0]
+
+    def gated_summary(i):
+        reference = tf.repeat(refs[i : i + 1], batch, axis=0)
+        summary = model.gate(model.coattention.summarize_query(q, reference))
+        return tf.ensure_shape(summary, q.shape)
+
+    def predict(summary):
+        return model._predict(model.head_a, summary, q, output_size, False, False)
+
+    if fusion == "attention":
+        _, total = tf.while_loop(
+            lambda i, acc: i < n,
+            lambda i, acc: (i + 1, acc + gated_summary(i)),
+            (tf.constant(0), tf.zeros_like(q)),
+        )
+        # N = 0: the summary is zero, exactly `segment`'s frame-by-frame baseline.
+        return predict(total / tf.cast(tf.maximum(n, 1), q.dtype))
+
+    def fused_predictions():
+        first = predict(gated_summary(0))
+        _, total = tf.while_loop(
+            lambda i, acc: i < n,
+            lambda i, acc: (i + 1, acc + tf.ensure_shape(predict(gated_summary(i)), first.shape)),
+            (tf.constant(1), first),
+        )
+        return total / tf.cast(n, total.dtype)
+
+    return tf.cond(n > 0, fused_predictions, lambda: predict(tf.zeros_like(q)))
+
+
+def _assert_positive(values, message):
+    return tf.debugging.assert_positive(values, message=message)
+
+
+class _Signatures:
+    """The three serving functions of one model (traced by `ExportArchive`)."""
+
+    def __init__(self, model, fusion):
+        self.model = model
+        self.fusion = fusion
+        self.channels = model.feature_channels
+
+    def encode(self, frames):
+        with tf.control_dependencies(
+            [
+                _assert_positive(
+                    tf.shape(frames)[:3],
+                    "encode: `frames` must be [B, H, W, 3] with B, H, W > 0 (empty batch or frame)",
+                )
+            ]
+        ):
+            features = self.model.encode(prepare_frames(self.model, frames), training=False)
+        return {"features": features}
+
+    def segment_from_features(self, query_features, reference_features, output_size):
+        with tf.control_dependencies(
+            [
+                _assert_positive(
+                    tf.shape(query_features)[:3],
+                    "segment_from_features: `query_features` must be [B, h, w, C] with B, h, w > 0 "
+                    "(empty batch)",
+                ),
+                _assert_positive(
+                    output_size, "segment_from_features: `output_size` must be two positive sizes (H, W)"
+                ),
+            ]
+        ):
+            probabilities = segment_dynamic(
+                self.model, query_features, reference_features, output_size, self.fusion
+            )
+        return {"probabilities": probabilities[..., 0]}
+
+    def serving_default(self, query, references):
+        with tf.control_dependencies(
+            [
+                _assert_positive(
+                    tf.shape(query)[:2], "serving_default: `query` must be [H, W, 3] with H, W > 0"
+                )
+            ]
+        ):
+            size = tf.shape(query)[:2]
+            q = self.model.encode(prepare_frames(self.model, query[None]), training=False)
+        n = tf.shape(references)[0]
+
+        def encode_references():
+            with tf.control_dependencies(
+                [
+                    _assert_positive(
+                        tf.shape(references)[1:3],
+                        "serving_default: `references` must be [N, H', W', 3] with H', W' > 0 when N > 0",
+                    )
+                ]
+            ):
+                return self.model.encode(prepare_frames(self.model, references), training=False)
+
+        def no_references():
+            shape = tf.shape(q)
+            return tf.zeros(tf.stack([0, shape[1], shape[2], shape[3]]), q.dtype)
+
+        refs = tf.ensure_shape(
+            tf.cond(n > 0, encode_references, no_references), [None, None, None, self.channels]
+        )
+        probabilities = segment_dynamic(self.model, q, refs, size, self.fusion)
+        return {"probabilities": probabilities[0, :, :, 0]}
+
+    def input_signatures(self):
+        c = self.channels
+        return {
+            "serving_default": [
+                tf.TensorSpec([None, None, 3], tf.uint8, name="query"),
+                tf.TensorSpec([None, None, None, 3], tf.uint8, name="references"),
+            ],
+            "encode": [tf.TensorSpec([None, None, None, 3], tf.uint8, name="frames")],
+            "segment_from_features": [
+                tf.TensorSpec([None, None, None, c], tf.float32, name="query_features"),
+                tf.TensorSpec([None, None, None, c], tf.float32, name="reference_features"),
+                tf.TensorSpec([2], tf.int32, name="output_size"),
+            ],
+        }
+
+
+# ------------------------------------------------------------------- layout
+_VERSION = re.compile(r"^[0-9]+$")
+
+
+def model_versions(model_dir):
+    """The numeric version folders of a TF Serving model folder that hold a SavedModel, sorted."""
+    if not os.path.isdir(model_dir):
+        return []
+    versions = []
+    for entry in os.listdir(model_dir):
+        path = os.path.join(model_dir, entry)
+        if _VERSION.match(entry) and os.path.isfile(os.path.join(path, "saved_model.pb")):
+            versions.append(int(entry))
+    return sorted(versions)
+
+
+def resolve_export_dir(out):
+    """`saved_models/NAME/VERSION` as given, or `saved_models/NAME` -> the next free version."""
+    out = os.fspath(out).rstrip("/\\") or os.fspath(out)
+    if _VERSION.match(os.path.basename(out)):
+        if int(os.path.basename(out)) < 1:
+            raise ValueError(f"TF Serving versions are positive integers; got {out}")
+        return out
+    taken = [int(e) for e in os.listdir(out) if _VERSION.match(e)] if os.path.isdir(out) else []
+    return os.path.join(out, str(max(taken, default=0) + 1))
+
+
+def export_saved_model(model, export_dir, fusion="attention", overwrite=False):
+    """Writes `model` as a TF Serving SavedModel with the signatures of this module.
+
+    Args:
+        model: a built `COSNet`.
+        export_dir: `saved_models/NAME/VERSION` (TF Serving's layout: VERSION
+            a positive integer), or `saved_models/NAME` to write the next
+            version (latest + 1, or 1).
+        fusion: how N references are fused: "attention" (Eq. 13, default)
+            or "prediction".
+        overwrite: replace an existing version folder.
+
+    The version folder appears atomically (written beside it under a hidden
+    name, then renamed), so a TF Serving instance polling the model folder
+    never loads half a model.
+
+    Returns:
+        The version folder written.
+    """
+    import keras
+
+    if fusion not in FUSIONS:
+        raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("SavedModel export needs the TensorFlow backend (KERAS_BACKEND=tensorflow).")
+    export_dir = resolve_export_dir(export_dir)
+    if os.path.exists(export_dir) and not overwrite:
+        raise ValueError(
+            f"{export_dir} already exists; pick the next version number or pass overwrite=True (--overwrite)."
+        )
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+
+    functions = _Signatures(model, fusion)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, signature in functions.input_signatures().items():
+        archive.add_endpoint(name, getattr(functions, name), input_signature=signature)
+
+    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)  # not numeric: TF Serving ignores it
+    try:
+        written = os.path.join(tmp, "saved_model")
+        archive.write_out(written, verbose=False)
+        old = None
+        if os.path.exists(export_dir):
+            old = os.path.join(tmp, "old")
+            os.rename(export_dir, old)
+        os.rename(written, export_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return export_dir

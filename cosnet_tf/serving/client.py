@@ -1,0 +1,336 @@
+"""Clients of a served COSNet (TF Serving or `cosnet serve`) and whole-video segmentation.
+
+Two transports with one interface:
+
+* `GrpcPredictClient("host:8500", "NAME")`: `PredictionService.Predict` of
+  `tensorflow-serving-api` (tensors travel as raw bytes: use this one for
+  features and real-size frames);
+* `RestPredictClient("host:8501", "NAME")`: `POST /v1/models/NAME:predict`
+  with the columnar "inputs" JSON (only `urllib` and numpy; JSON numbers are
+  slow for big tensors but it needs no gRPC).
+
+Both expose `predict(inputs, signature_name)` and the three signatures of
+`cosnet_tf.export` as methods (`segment`, `encode`,
+`segment_from_features`); failures raise `PredictError` with the status
+code name ("NOT_FOUND", "INVALID_ARGUMENT", ...).
+
+`segment_video(client, frames, num_references=N)` segments a video encoding
+each frame exactly once: the N reference frames (evenly spread, the same for
+every query, `reference_indices`) are encoded first and kept, then each
+frame is encoded and segmented against them with `segment_from_features`.
+
+Example::
+
+    client = GrpcPredictClient("127.0.0.1:8500", "cosnet")
+    probabilities = segment_video(client, frames, num_references=5)   # [T, H, W]
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+DEFAULT_GRPC_PORT = 8500
+DEFAULT_REST_PORT = 8501
+# The single output of each cosnet signature (REST answers a lone output without its name).
+OUTPUT_NAMES = {
+    "serving_default": "probabilities",
+    "encode": "features",
+    "segment_from_features": "probabilities",
+}
+_HTTP_CODES = {
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+class PredictError(RuntimeError):
+    """A failed request: `code` is the gRPC status name, `message` the server's text."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def as_uint8_frames(frames):
+    """RGB frames as uint8 (floats 0..255 are rounded and clipped)."""
+    frames = np.asarray(frames)
+    if frames.dtype == np.uint8:
+        return frames
+    return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
+
+
+def _split_target(target, default_port):
+    target = target.strip()
+    for scheme in ("http://", "https://", "grpc://"):
+        if target.startswith(scheme):
+            target = target[len(scheme) :]
+    target = target.rstrip("/")
+    if ":" not in target.rsplit("]", 1)[-1]:
+        target = f"{target}:{default_port}"
+    return target
+
+
+class _PredictClient:
+    """Methods shared by the transports; subclasses implement `predict`."""
+
+    def __init__(self, model_name, version=None, timeout=60.0):
+        self.model_name = model_name
+        self.version = None if version is None else int(version)
+        self.timeout = timeout
+
+    def predict(self, inputs, signature_name="serving_default"):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def segment(self, query, references=None):
+        """`serving_default`: uint8 query [H, W, 3] and references [N, H', W', 3] -> [H, W] probabilities."""
+        query = as_uint8_frames(query)
+        if references is None or len(references) == 0:
+            references = np.zeros((0, 1, 1, 3), np.uint8)
+        out = self.predict({"query": query, "references": as_uint8_frames(references)}, "serving_default")
+        return out["probabilities"]
+
+    def encode(self, frames):
+        """`encode`: frames [B, H, W, 3] (or one [H, W, 3]) -> features [B, h, w, C]."""
+        frames = as_uint8_frames(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        return self.predict({"frames": frames}, "encode")["features"]
+
+    def segment_from_features(self, query_features, reference_features, output_size):
+        """`segment_from_features`: [B, h, w, C] + [N, h', w', C] (N >= 0) -> [B, H, W]."""
+        query_features = np.asarray(query_features, np.float32)
+        if reference_features is None or len(reference_features) == 0:
+            reference_features = np.zeros((0, 1, 1, query_features.shape[-1]), np.float32)
+        inputs = {
+            "query_features": query_features,
+            "reference_features": np.asarray(reference_features, np.float32),
+            "output_size": np.asarray(output_size, np.int32).reshape(2),
+        }
+        return self.predict(inputs, "segment_from_features")["probabilities"]
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class GrpcPredictClient(_PredictClient):
+    """`tensorflow.serving.PredictionService` client (TF Serving or `cosnet serve`).
+
+    Args:
+        target: "host:port" (port 8500 when omitted).
+        model_name: the served model's name.
+        version: a version number, or None for the latest.
+        timeout: seconds per request.
+    """
+
+    def __init__(self, target, model_name, version=None, timeout=60.0):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        super().__init__(model_name, version, timeout)
+        self.target = _split_target(target, DEFAULT_GRPC_PORT)
+        self._channel = grpc.insecure_channel(
+            self.target,
+            options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
+        )
+        self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+
+    def _spec(self, model_spec, signature_name=None):
+        model_spec.name = self.model_name
+        if self.version is not None:
+            model_spec.version.value = self.version
+        if signature_name is not None:
+            model_spec.signature_name = signature_name
+
+    def _call(self, method, request):
+        import grpc
+
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise PredictError(error.code().name, error.details()) from None
+
+    def predict(self, inputs, signature_name="serving_default", output_filter=()):
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest()
+        self._spec(request.model_spec, signature_name)
+        for alias, value in inputs.items():
+            request.inputs[alias].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+        request.output_filter.extend(output_filter)
+        response = self._call(self._stub.Predict, request)
+        return {alias: tf.make_ndarray(proto) for alias, proto in response.outputs.items()}
+
+    def metadata(self):
+        """The served SignatureDefs: {signature name: SignatureDef proto}."""
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        request = get_model_metadata_pb2.GetModelMetadataRequest()
+        self._spec(request.model_spec)
+        request.metadata_field.append("signature_def")
+        response = self._call(self._stub.GetModelMetadata, request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signature_map)
+        return dict(signature_map.signature_def)
+
+    def close(self):
+        self._channel.close()
+
+
+class RestPredictClient(_PredictClient):
+    """TF Serving REST client: `POST /v1/models/NAME[/versions/V]:predict` with columnar "inputs".
+
+    Args:
+        target: "host:port" or "http://host:port" (port 8501 when omitted).
+        model_name, version, timeout: as for `GrpcPredictClient`.
+    """
+
+    def __init__(self, target, model_name, version=None, timeout=60.0):
+        super().__init__(model_name, version, timeout)
+        self.base_url = "http://" + _split_target(target, DEFAULT_REST_PORT)
+
+    def _url(self, suffix=""):
+        path = f"{self.base_url}/v1/models/{self.model_name}"
+        if self.version is not None:
+            path += f"/versions/{self.version}"
+        return path + suffix
+
+    def _request(self, url, payload=None):
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            url,
+            data=data,
+            method="GET" if data is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            try:
+                message = json.loads(error.read()).get("error", str(error))
+            except ValueError:
+                message = str(error)
+            raise PredictError(_HTTP_CODES.get(error.code, f"HTTP_{error.code}"), message) from None
+        except urllib.error.URLError as error:
+            raise PredictError("UNAVAILABLE", f"{url}: {error.reason}") from None
+
+    def predict(self, inputs, signature_name="serving_default"):
+        payload = {
+            "signature_name": signature_name,
+            "inputs": {alias: np.asarray(value).tolist() for alias, value in inputs.items()},
+        }
+        outputs = self._request(self._url(":predict"), payload)["outputs"]
+        if not isinstance(outputs, dict):
+            outputs = {OUTPUT_NAMES.get(signature_name, "outputs"): outputs}
+        return {alias: _from_json(value) for alias, value in outputs.items()}
+
+    def metadata(self):
+        return self._request(self._url("/metadata"))["metadata"]["signature_def"]["signature_def"]
+
+
+def _from_json(value):
+    array = np.asarray(value)
+    return array.astype(np.float32) if array.dtype.kind == "f" else array
+
+
+def connect(server, model_name, rest=False, version=None, timeout=60.0):
+    """A `GrpcPredictClient` (default) or `RestPredictClient` for "host:port"."""
+    cls = RestPredictClient if rest else GrpcPredictClient
+    return cls(server, model_name, version=version, timeout=timeout)
+
+
+# ------------------------------------------------------------------- videos
+def reference_indices(num_frames, num_references):
+    """N frame indices evenly spread over a video: the centres of N equal segments.
+
+    The same references serve every query (the frame itself may be one of
+    them). N >= the number of frames gives every frame; N = 0 none.
+
+    >>> reference_indices(10, 3)
+    [1, 5, 8]
+    >>> reference_indices(4, 8)
+    [0, 1, 2, 3]
+    """
+    if num_references < 0:
+        raise ValueError(f"The number of reference frames must be >= 0, got {num_references}.")
+    if num_references == 0 or num_frames == 0:
+        return []
+    if num_references >= num_frames:
+        return list(range(num_frames))
+    return [int((k + 0.5) * num_frames / num_references) for k in range(num_references)]
+
+
+def iter_segment_video(client, frames, num_references=5, encode_batch_size=4):
+    """Yields each frame's [H, W] foreground probabilities, in order.
+
+    Every frame is encoded exactly once (`encode`, `encode_batch_size` frames
+    per request); each query is then segmented against the features of the
+    same `num_references` evenly spread frames (`segment_from_features`, one
+    request per query). Only the reference features and the current batch
+    are held in memory.
+
+    Args:
+        client: a `GrpcPredictClient` or `RestPredictClient`.
+        frames: a sequence of RGB frames [H, W, 3] of one size (uint8, or
+            floats 0..255), e.g. a [T, H, W, 3] array.
+        num_references: N >= 0 (0 is the frame-by-frame baseline).
+        encode_batch_size: frames per `encode` request.
+    """
+    num_frames = len(frames)
+    if num_frames == 0:
+        return
+    shape = np.shape(frames[0])
+    if len(shape) != 3 or shape[-1] != 3:
+        raise ValueError(f"Frames must be RGB [H, W, 3]; got shape {shape}.")
+    for i in range(num_frames):
+        if np.shape(frames[i]) != shape:
+            raise ValueError(f"Frame {i} has shape {np.shape(frames[i])}, frame 0 has {shape}.")
+    if encode_batch_size < 1:
+        raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size}.")
+    output_size = shape[:2]
+
+    def encode(indices):
+        features = []
+        for start in range(0, len(indices), encode_batch_size):
+            batch = np.stack([as_uint8_frames(frames[i]) for i in indices[start : start + encode_batch_size]])
+            features.append(client.encode(batch))
+        return np.concatenate(features, axis=0)
+
+    references = reference_indices(num_frames, num_references)
+    cache = {}
+    reference_features = None
+    if references:
+        reference_features = encode(references)
+        cache = {i: reference_features[k] for k, i in enumerate(references)}
+    for start in range(0, num_frames, encode_batch_size):
+        chunk = list(range(start, min(num_frames, start + encode_batch_size)))
+        todo = [i for i in chunk if i not in cache]
+        features = dict(cache)
+        if todo:
+            features.update(zip(todo, encode(todo), strict=True))
+        for i in chunk:
+            yield client.segment_from_features(features[i][None], reference_features, output_size)[0]
+
+
+def segment_video(client, frames, num_references=5, encode_batch_size=4):
+    """[T, H, W] float32 probabilities of a video; see `iter_segment_video`."""
+    results = list(iter_segment_video(client, frames, num_references, encode_batch_size))
+    if not results:
+        return np.zeros((0,) + tuple(np.shape(frames)[1:3]), np.float32)
+    return np.stack(results)

@@ -1,0 +1,469 @@
+"""SavedModel export, `cosnet serve` (gRPC + REST), the serving clients and `cosnet predict`.
+
+Network use: loopback only (127.0.0.1, ports picked by the OS), every request
+with a timeout, a bounded number of requests.
+"""
+
+import concurrent.futures
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+grpc = pytest.importorskip("grpc")
+pytest.importorskip("tensorflow_serving.apis.prediction_service_pb2_grpc")
+
+import tensorflow as tf  # noqa: E402
+
+from cosnet_tf.cli.main import main  # noqa: E402
+from cosnet_tf.export import SIGNATURE_NAMES, export_saved_model, segment_dynamic  # noqa: E402
+from cosnet_tf.layers.resize import resize_bilinear  # noqa: E402
+from cosnet_tf.serving import (  # noqa: E402
+    GrpcPredictClient,
+    ModelServer,
+    PredictError,
+    RestPredictClient,
+    reference_indices,
+    segment_video,
+)
+from tests.conftest import random_frames, tiny_cosnet  # noqa: E402
+
+INFERENCE_SIZE = (64, 64)
+TIMEOUT = 60.0
+ATOL = 1e-4  # graph vs eager float32 (oneDNN may pick other kernels)
+
+
+# ------------------------------------------------------------------ helpers
+def keras_features(model, frames):
+    frames = np.asarray(frames, np.float32)
+    return model.encode(resize_bilinear(frames, INFERENCE_SIZE)).numpy()
+
+
+def keras_segment(model, query, references, fusion="attention"):
+    """Reference result of serving_default: [H, W] probabilities from the Keras model."""
+    query_features = keras_features(model, query[None])
+    reference_features = None if len(references) == 0 else keras_features(model, references)[None]
+    out = model.segment(query_features, reference_features, output_size=query.shape[:2], fusion=fusion)
+    return out.numpy()[0, :, :, 0]
+
+
+def uint8_frames(batch, height, width, seed):
+    return random_frames(batch, height, width, seed=seed).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny model, exported through `cosnet export` from a .keras file (version 1)."""
+    import keras
+
+    keras.utils.set_random_seed(1234)
+    model = tiny_cosnet(inference_size=INFERENCE_SIZE)
+    root = tmp_path_factory.mktemp("serving")
+    keras_path = root / "tiny.keras"
+    model.save(keras_path)
+    model_dir = root / "saved_models" / "tiny"
+    # No version in --out: the next free version (1) is written.
+    assert main(["export", "--model", str(keras_path), "--out", str(model_dir)]) == 0
+    assert sorted(os.listdir(model_dir)) == ["1"]
+    return model, model_dir, root
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(str(exported[1] / "1"))
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    _, model_dir, _ = exported
+    srv = ModelServer(model_dir, port=0, rest_port=0, max_workers=8).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    # Shut down cleanly: no request or REST thread left behind.
+    import threading
+
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("cosnet-serve")]
+
+
+def grpc_client(server, **kwargs):
+    return GrpcPredictClient(f"127.0.0.1:{server.port}", "tiny", timeout=TIMEOUT, **kwargs)
+
+
+# ------------------------------------------------------------------- export
+def test_saved_model_cli_lists_exactly_the_three_signatures(exported):
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    if not os.path.exists(cli):
+        pytest.skip("saved_model_cli is not installed beside this Python")
+    result = subprocess.run(
+        [cli, "show", "--all", "--dir", str(exported[1] / "1")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    listed = set(re.findall(r"signature_def\['([^']+)'\]", result.stdout))
+    # __saved_model_init_op is TF's own initialisation entry, in every TF2 SavedModel.
+    assert listed - {"__saved_model_init_op"} == set(SIGNATURE_NAMES)
+    text = result.stdout
+    for name, dtype, shape in [
+        ("query", "DT_UINT8", "(-1, -1, 3)"),
+        ("references", "DT_UINT8", "(-1, -1, -1, 3)"),
+        ("frames", "DT_UINT8", "(-1, -1, -1, 3)"),
+        ("query_features", "DT_FLOAT", "(-1, -1, -1, 16)"),
+        ("reference_features", "DT_FLOAT", "(-1, -1, -1, 16)"),
+        ("output_size", "DT_INT32", "(2)"),
+    ]:
+        assert re.search(
+            rf"inputs\['{name}'\] tensor_info:\s+dtype: {dtype}\s+shape: {re.escape(shape)}", text
+        )
+    assert len(re.findall(r"outputs\['probabilities'\] tensor_info:\s+dtype: DT_FLOAT", text)) == 2
+    assert re.search(r"outputs\['features'\] tensor_info:\s+dtype: DT_FLOAT", text)
+
+
+@pytest.mark.parametrize("num_references", [0, 3])
+def test_serving_default_matches_keras(exported, loaded, num_references):
+    model = exported[0]
+    query = uint8_frames(1, 48, 56, seed=1)[0]
+    references = uint8_frames(num_references, 40, 50, seed=2)  # another size than the query
+    sent = references if num_references else np.zeros((0, 1, 1, 3), np.uint8)
+    out = loaded.signatures["serving_default"](query=tf.constant(query), references=tf.constant(sent))
+    probabilities = out["probabilities"].numpy()
+    assert probabilities.shape == (48, 56) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities, keras_segment(model, query, references), atol=ATOL)
+
+
+def test_encode_and_segment_from_features_match_keras(exported, loaded):
+    model = exported[0]
+    frames = uint8_frames(5, 48, 56, seed=3)
+    features = loaded.signatures["encode"](frames=tf.constant(frames))["features"].numpy()
+    np.testing.assert_allclose(features, keras_features(model, frames), rtol=1e-4, atol=ATOL)
+    # Two queries against the same three references, at the frames' size.
+    out = loaded.signatures["segment_from_features"](
+        query_features=tf.constant(features[:2]),
+        reference_features=tf.constant(features[2:]),
+        output_size=tf.constant([48, 56], tf.int32),
+    )["probabilities"].numpy()
+    assert out.shape == (2, 48, 56)
+    for b in range(2):
+        expected = model.segment(features[b : b + 1], features[None, 2:], output_size=(48, 56)).numpy()
+        np.testing.assert_allclose(out[b], expected[0, :, :, 0], atol=ATOL)
+        # encode + segment_from_features == serving_default on the same frames
+        direct = loaded.signatures["serving_default"](
+            query=tf.constant(frames[b]), references=tf.constant(frames[2:])
+        )["probabilities"].numpy()
+        np.testing.assert_allclose(out[b], direct, atol=ATOL)
+
+
+@pytest.mark.parametrize("fusion", ["attention", "prediction"])
+def test_segment_dynamic_matches_segment(exported, fusion):
+    model = exported[0]
+    query = keras_features(model, random_frames(2, 32, 32, seed=4))
+    refs = keras_features(model, random_frames(3, 32, 32, seed=5))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 16], tf.float32),
+            tf.TensorSpec([None, None, None, 16], tf.float32),
+        ]
+    )
+    def dynamic(q, r):
+        return segment_dynamic(model, q, r, (40, 36), fusion)
+
+    for n in (0, 1, 3):
+        expected = model.segment(
+            query, refs[None, :n] if n else None, output_size=(40, 36), fusion=fusion
+        ).numpy()
+        np.testing.assert_allclose(dynamic(query, refs[:n]).numpy(), expected, atol=ATOL)
+
+
+def test_export_refuses_to_overwrite_and_checks_layout(exported, tmp_path):
+    model, model_dir, _ = exported
+    with pytest.raises(ValueError, match="already exists"):
+        export_saved_model(model, model_dir / "1")
+    with pytest.raises(ValueError, match="positive"):
+        export_saved_model(model, tmp_path / "m" / "0")
+    with pytest.raises(ValueError, match="fusion"):
+        export_saved_model(model, tmp_path / "m" / "1", fusion="nope")
+
+
+def test_reference_indices():
+    assert reference_indices(10, 3) == [1, 5, 8]
+    assert reference_indices(5, 5) == [0, 1, 2, 3, 4]
+    assert reference_indices(3, 7) == [0, 1, 2]
+    assert reference_indices(8, 0) == []
+    assert reference_indices(100, 1) == [50]
+    with pytest.raises(ValueError):
+        reference_indices(5, -1)
+
+
+# ------------------------------------------------------------------ serving
+def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tmp_path):
+    from cosnet_tf.data import SyntheticVideoGenerator, load_rgb_image
+
+    model = exported[0]
+    root = SyntheticVideoGenerator(num_sequences=1, num_frames=5, image_size=(48, 56), seed=3).write_davis(
+        tmp_path / "davis"
+    )
+    frame_dir = next((root / "JPEGImages" / "480p").iterdir())
+    frames = np.stack([load_rgb_image(p) for p in sorted(frame_dir.glob("*.jpg"))])
+    refs = reference_indices(len(frames), 2)
+    expected = np.stack([keras_segment(model, frame, frames[refs]) for frame in frames])
+
+    with grpc_client(server) as client:
+        probabilities = segment_video(client, frames, num_references=2, encode_batch_size=2)
+        assert sorted(client.metadata()) == sorted(SIGNATURE_NAMES + ("__saved_model_init_op",))
+    assert probabilities.shape == (5, 48, 56)
+    np.testing.assert_allclose(probabilities, expected, atol=ATOL)
+
+    # REST (JSON) gives what gRPC gives.
+    rest = RestPredictClient(f"127.0.0.1:{server.rest_port}", "tiny", timeout=TIMEOUT)
+    with grpc_client(server) as client:
+        over_grpc = segment_video(client, frames[:3], num_references=1)
+    np.testing.assert_allclose(segment_video(rest, frames[:3], num_references=1), over_grpc, atol=1e-6)
+    np.testing.assert_allclose(rest.segment(frames[0], frames[refs]), expected[0], atol=ATOL)
+
+    out = tmp_path / "masks"
+    argv = [
+        "predict",
+        str(frame_dir),
+        "--server",
+        f"127.0.0.1:{server.port}",
+        "--model-name",
+        "tiny",
+        "--out",
+        str(out),
+        "--refs",
+        "2",
+        "--probabilities",
+    ]
+    assert main(argv) == 0
+    assert sorted(os.listdir(out)) == [f"{i:05d}.png" for i in range(5)]
+    written = np.stack([load_rgb_image(out / f"{i:05d}.png")[..., 0] for i in range(5)])
+    assert np.abs(written.astype(int) - np.rint(expected * 255).astype(int)).max() <= 1
+    assert (
+        main(
+            argv[:-1] + ["--rest", "--server", f"127.0.0.1:{server.rest_port}", "--out", str(tmp_path / "b")]
+        )
+        == 0
+    )
+    masks = np.stack([load_rgb_image(tmp_path / "b" / f"{i:05d}.png")[..., 0] for i in range(5)])
+    decided = np.abs(expected - 0.5) > 1e-4
+    assert set(np.unique(masks)) <= {0, 255}
+    np.testing.assert_array_equal((masks == 255)[decided], (expected > 0.5)[decided])
+
+
+def test_predict_reads_a_video_file(server, tmp_path):
+    av = pytest.importorskip("av")
+    video = tmp_path / "clip.mp4"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for frame in uint8_frames(3, 32, 48, seed=10):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    out = tmp_path / "masks"
+    argv = ["predict", str(video), "--server", f"127.0.0.1:{server.port}", "--model-name", "tiny"]
+    assert main(argv + ["--out", str(out), "--refs", "1"]) == 0
+    assert sorted(os.listdir(out)) == ["00000.png", "00001.png", "00002.png"]
+
+
+def test_32_concurrent_requests_all_succeed(exported, server):
+    model = exported[0]
+    queries = uint8_frames(4, 40, 48, seed=6)
+    references = uint8_frames(2, 40, 48, seed=7)
+    expected = [keras_segment(model, q, references) for q in queries]
+    with grpc_client(server) as client, concurrent.futures.ThreadPoolExecutor(8) as pool:
+        jobs = [pool.submit(client.segment, queries[i % 4], references) for i in range(32)]
+        results = [job.result(timeout=120) for job in jobs]
+    for i, result in enumerate(results):
+        np.testing.assert_allclose(result, expected[i % 4], atol=ATOL)
+
+
+def _expect_error(code, *words, call):
+    with pytest.raises(PredictError) as info:
+        call()
+    assert info.value.code == code, info.value
+    for word in words:
+        assert word in info.value.message, (word, info.value.message)
+    return info.value
+
+
+def test_malformed_requests_get_tf_serving_errors_and_server_keeps_serving(exported, server):
+    model_dir = exported[1]
+    frames = uint8_frames(2, 32, 40, seed=8)
+    good = {"query": frames[0], "references": frames[1:]}
+    target = f"127.0.0.1:{server.port}"
+    client = grpc_client(server)
+    try:
+        _expect_error(
+            "NOT_FOUND",
+            "nosuchmodel",
+            call=lambda: GrpcPredictClient(target, "nosuchmodel", timeout=TIMEOUT).predict(good),
+        )
+        _expect_error(
+            "NOT_FOUND",
+            "tiny",
+            "7",
+            call=lambda: GrpcPredictClient(target, "tiny", version=7, timeout=TIMEOUT).predict(good),
+        )
+        _expect_error(
+            "FAILED_PRECONDITION", "nosuchsignature", call=lambda: client.predict(good, "nosuchsignature")
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "Missing but required: {references}",
+            call=lambda: client.predict({"query": frames[0]}),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "Sent extra: {extra}",
+            call=lambda: client.predict({**good, "extra": frames[0]}),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'query'",
+            "uint8",
+            "float",
+            call=lambda: client.predict({**good, "query": frames[0].astype(np.float32)}),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'query'",
+            "rank 3",
+            call=lambda: client.predict({**good, "query": frames[:1]}),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'frames'",
+            "rank 4",
+            call=lambda: client.predict({"frames": frames[0]}, "encode"),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'query_features'",
+            "16",
+            call=lambda: client.segment_from_features(
+                np.zeros((1, 2, 2, 8)), np.zeros((0, 1, 1, 16)), (8, 8)
+            ),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'frames'",
+            "empty",
+            call=lambda: client.predict({"frames": frames[:0]}, "encode"),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'query_features'",
+            "empty",
+            call=lambda: client.segment_from_features(np.zeros((0, 2, 2, 16)), None, (8, 8)),
+        )
+        # Checked inside the graph (what the real TF Serving reports too).
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "`output_size`",
+            call=lambda: client.segment_from_features(np.zeros((1, 2, 2, 16)), None, (0, 8)),
+        )
+        rest = RestPredictClient(f"127.0.0.1:{server.rest_port}", "tiny", timeout=TIMEOUT)
+        _expect_error(
+            "NOT_FOUND",
+            "nosuchmodel",
+            call=lambda: RestPredictClient(
+                f"127.0.0.1:{server.rest_port}", "nosuchmodel", timeout=TIMEOUT
+            ).predict(good),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'references'",
+            "rank 4",
+            call=lambda: rest.predict({**good, "references": frames[1]}),
+        )
+        _expect_error(
+            "INVALID_ARGUMENT",
+            "'query'",
+            "range of uint8",
+            call=lambda: rest.predict({**good, "query": frames[0].astype(np.int32) + 300}),
+        )
+
+        # Versions: the latest by default, model_spec.version picks one.
+        shutil.copytree(model_dir / "1", model_dir / "3")
+        try:
+            from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+            channel = grpc.insecure_channel(target)
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = "tiny"
+            request.model_spec.signature_name = "encode"
+            request.inputs["frames"].CopyFrom(tf.make_tensor_proto(frames[:1]))
+            assert stub.Predict(request, timeout=TIMEOUT).model_spec.version.value == 3
+            request.model_spec.version.value = 1
+            response = stub.Predict(request, timeout=TIMEOUT)
+            assert response.model_spec.version.value == 1
+            assert response.model_spec.signature_name == "encode"
+            channel.close()
+        finally:
+            shutil.rmtree(model_dir / "3")
+
+        # Still serving, with correct results.
+        np.testing.assert_allclose(
+            client.segment(frames[0], frames[1:]),
+            keras_segment(exported[0], frames[0], frames[1:]),
+            atol=ATOL,
+        )
+    finally:
+        client.close()
+
+
+def test_cosnet_serve_cli_serves_and_shuts_down_cleanly(exported):
+    """`cosnet serve` in a subprocess: one request over gRPC, then SIGTERM -> exit 0."""
+    model_dir = exported[1]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [
+        sys.executable,
+        "-m",
+        "cosnet_tf.cli.main",
+        "serve",
+        "--model-dir",
+        str(model_dir),
+        "--port",
+        "0",
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        port, lines, deadline = None, [], time.monotonic() + 90
+        while port is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            found = re.search(r"gRPC on 127\.0\.0\.1:(\d+)", line)
+            port = int(found.group(1)) if found else None
+        assert port, "".join(lines)
+        with GrpcPredictClient(f"127.0.0.1:{port}", "tiny", timeout=TIMEOUT) as client:
+            assert client.encode(uint8_frames(1, 32, 32, seed=9)).shape == (1, 4, 4, 16)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, "".join(lines) + rest
+        assert "server stopped" in rest
+        with GrpcPredictClient(f"127.0.0.1:{port}", "tiny", timeout=5) as client:
+            with pytest.raises(PredictError) as info:
+                client.encode(uint8_frames(1, 32, 32, seed=9))
+            assert info.value.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
