@@ -52,6 +52,12 @@ def build_parser():
     add_demo_parser(sub)
     add_train_parser(sub)
 
+    from cosnet_tf.cli.evaluate_command import add_evaluate_parser
+    from cosnet_tf.cli.segment_command import add_segment_parser
+
+    add_segment_parser(sub)
+    add_evaluate_parser(sub)
+
     from cosnet_tf.cli.export_command import add_export_parser
     from cosnet_tf.cli.predict_command import add_predict_parser
     from cosnet_tf.cli.serve_command import add_serve_parser

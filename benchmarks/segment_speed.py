@@ -1,0 +1,181 @@
+"""Speed of video segmentation: the cached VideoSegmenter against the authors' procedure.
+
+The authors' test script segments a query by running the Siamese network on
+(query, reference) for each of its N reference frames -- both frames
+re-encoded every time, both branches' summaries, heads and saliency outputs
+computed -- and averaging the N ``pred_a``. :class:`VideoSegmenter` encodes
+each frame once, reuses the reference features for every query and computes
+only the query branch. Both run here in one process, in TensorFlow graphs
+(``tf.function``), traced before timing, on random frames and random weights
+(the speed does not depend on the weights).
+
+Part 1: frames/s of both at 473x473 (the authors' input size) for N = 0, 1,
+2, 5 and each preset given, and their ratio. The segmenter processes a video
+of N + 1 frames (the fewest that give every query N references; each frame
+costs one encode plus one query segmentation whatever the video's length);
+the authors' procedure is timed on ``--queries`` query frames.
+
+Part 2 (mobilenetv2): the time of a whole 480p frame (480x854, no resizing)
+at N = 5 relative to N = 0, and the co-attention's share of a frame's time
+(the N gated summaries of Eq. 7-9, timed alone), at output stride 8 (the
+preset) and 16.
+
+Usage (from the repository root)::
+
+    python benchmarks/segment_speed.py
+    python benchmarks/segment_speed.py --presets mobilenetv2 --refs 0 5 --queries 2
+    python benchmarks/segment_speed.py --skip-480p
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script without installing
+    sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from cosnet_tf import COSNet  # noqa: E402
+from cosnet_tf.inference import VideoSegmenter, select_reference_indices  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["mobilenetv2", "resnet101_official"])
+    parser.add_argument("--refs", nargs="+", type=int, default=[0, 1, 2, 5], help="values of N")
+    parser.add_argument("--size", nargs=2, type=int, default=(473, 473), metavar=("H", "W"))
+    parser.add_argument("--queries", type=int, default=3,
+                        help="query frames timed with the authors' procedure (default 3)")
+    parser.add_argument("--resnet-queries", type=int, default=1,
+                        help="the same for resnet presets (slow on CPUs; default 1)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timings per setting, the fastest kept (resnet presets: 1)")
+    parser.add_argument("--batch-size", type=int, default=4, help="segmenter frames per encode call")
+    parser.add_argument("--skip-473", action="store_true", help="skip part 1")
+    parser.add_argument("--skip-480p", action="store_true", help="skip part 2")
+    return parser.parse_args(argv)
+
+
+def random_video(num_frames, height, width, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    if isinstance(result, (tf.Tensor, list, tuple, dict)):
+        tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, result)
+    return time.perf_counter() - started, result
+
+
+class AuthorsProcedure:
+    """Per query: the Siamese pair model on (query, reference) for each reference; mean of pred_a."""
+
+    def __init__(self, model):
+        self.model = model
+        self.pair = tf.function(lambda a, b: model({"frame_a": a, "frame_b": b})["pred_a"])
+        # N = 0 has no pair: the frame-by-frame baseline is one encode and one head.
+        self.single = tf.function(
+            lambda a: model.segment(model.encode(a), None, output_size=tf.shape(a)[1:3])
+        )
+
+    def warm_up(self, frame):
+        self.pair(frame, frame).numpy()
+        self.single(frame).numpy()
+
+    def segment_query(self, video, query, num_references):
+        frame = tf.constant(video[query : query + 1], tf.float32)
+        references = select_reference_indices(len(video), query, num_references, "uniform")
+        if not references:
+            return self.single(frame)[0, :, :, 0].numpy()
+        predictions = [self.pair(frame, tf.constant(video[r : r + 1], tf.float32)) for r in references]
+        return tf.reduce_mean(tf.stack(predictions), axis=0)[0, :, :, 0].numpy()
+
+
+def part1(args):
+    height, width = args.size
+    rows = []
+    for preset in args.presets:
+        model = COSNet.from_preset(preset)
+        authors = AuthorsProcedure(model)
+        authors.warm_up(tf.zeros((1, height, width, 3)))
+        resnet = preset.startswith("resnet")
+        queries = args.resnet_queries if resnet else args.queries
+        # The first runs after tracing are slower (oneDNN sets up its kernels):
+        # the fastest of a few timings is the steady state.
+        repeats = 1 if resnet else args.repeats
+        for n in args.refs:
+            segmenter = VideoSegmenter(model, num_references=n, input_size=None,
+                                       batch_size=args.batch_size)
+            segmenter.warm_up((height, width))
+            video = random_video(n + 1, height, width, seed=n)
+            seconds = min(timed(segmenter.segment, video)[0] for _ in range(repeats))
+            ours = len(video) / seconds
+
+            def authors_run():
+                for query in range(queries):
+                    authors.segment_query(video, query, n)
+
+            theirs = queries / min(timed(authors_run)[0] for _ in range(repeats))
+            rows.append((preset, n, ours, theirs))
+            print(f"{preset:20s} N={n}  segmenter {ours:7.3f} frames/s ({len(video)} frames)   "
+                  f"authors' procedure {theirs:7.3f} frames/s ({queries} queries)   "
+                  f"ratio {ours / theirs:5.2f}x", flush=True)
+    return rows
+
+
+def part2(args):
+    height, width = 480, 854
+    results = []
+    for stride in (8, 16):
+        model = COSNet.from_preset("mobilenetv2", backbone_config={"output_stride": stride})
+        per_frame = {}
+        for n in (0, 5):
+            segmenter = VideoSegmenter(model, num_references=n, input_size=None,
+                                       batch_size=args.batch_size)
+            segmenter.warm_up((height, width))
+            video = random_video(6, height, width, seed=stride)  # the same 6 frames for N = 0 and 5
+            seconds = min(timed(segmenter.segment, video)[0] for _ in range(args.repeats))
+            per_frame[n] = seconds / len(video)
+        # The co-attention alone: the N = 5 gated summaries of one query.
+        features = model.encode(tf.zeros((1, height, width, 3)))
+        references = tf.stack([features[0]] * 5)[None]
+        summaries = tf.function(lambda q, r: model.gated_summaries(q, r))
+        summaries(features, references)  # trace
+        coattention = min(timed(summaries, features, references)[0] for _ in range(2))
+        encode = tf.function(lambda x: model.encode(x))
+        encode(tf.zeros((1, height, width, 3)))
+        encode_one = min(timed(encode, tf.zeros((1, height, width, 3)))[0] for _ in range(2))
+        h, w = features.shape[1:3]
+        results.append((stride, per_frame, coattention, encode_one))
+        print(f"mobilenetv2 OS{stride:<2d} 480x854 (features {h}x{w}): "
+              f"N=0 {per_frame[0]:.3f} s/frame, N=5 {per_frame[5]:.3f} s/frame, "
+              f"N=5 / N=0 = {per_frame[5] / per_frame[0]:.2f}x (target < 1.5x); "
+              f"co-attention (5 summaries) {coattention:.3f} s = "
+              f"{100 * coattention / per_frame[5]:.0f}% of an N=5 frame; "
+              f"encoder alone {encode_one:.3f} s/frame", flush=True)
+    return results
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'} intra-op threads")
+    started = time.perf_counter()
+    if not args.skip_473:
+        part1(args)
+    if not args.skip_480p:
+        part2(args)
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

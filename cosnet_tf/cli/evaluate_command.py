@@ -1,0 +1,45 @@
+"""`cosnet evaluate`: score predicted masks with a benchmark protocol."""
+import os
+
+
+def add_evaluate_parser(sub):
+    from cosnet_tf.evaluation import PROTOCOLS
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score predicted masks (DAVIS-2016, FBMS, YouTube-Objects) and write JSON/CSV/plot",
+        description="Score PRED/<sequence>/<frame>.png masks (what `cosnet segment` writes) against "
+        "the ground truth with a benchmark protocol; print the table and write "
+        "OUT_DIR/<protocol>.json, OUT_DIR/<protocol>.csv and OUT_DIR/<protocol>_per_sequence.png.",
+    )
+    p.add_argument("--pred", required=True, help="folder of predictions, PRED/<sequence>/%%05d.png")
+    p.add_argument("--gt", required=True,
+                   help="ground truth: DAVIS root (Annotations/480p/<sequence>), or GT/<sequence> for "
+                   "fbms, GT/<category>/<sequence> for youtube-objects")
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS, help="benchmark protocol")
+    p.add_argument("--sequences", nargs="+",
+                   help="sequence names, or one text file listing them (default: all of the ground truth)")
+    p.add_argument("--out-dir", help="where the JSON, CSV and plot go (default: PRED)")
+    p.add_argument("--workers", type=int, help="processes scoring sequences (default: the protocol's)")
+    p.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args):
+    from cosnet_tf.evaluation import evaluate
+
+    if not os.path.isdir(args.pred):
+        raise FileNotFoundError(f"prediction folder not found: '{args.pred}'")
+    sequences = args.sequences
+    if sequences and len(sequences) == 1 and os.path.isfile(sequences[0]):
+        sequences = sequences[0]  # a file of names; `evaluate` reads it
+    options = {} if args.workers is None else {"workers": args.workers}
+    result = evaluate(args.pred, args.gt, args.protocol, sequences=sequences, **options)
+    print(result.format_table())
+    out_dir = args.out_dir or args.pred
+    os.makedirs(out_dir, exist_ok=True)
+    written = [
+        result.to_json(os.path.join(out_dir, f"{args.protocol}.json")),
+        result.to_csv(os.path.join(out_dir, f"{args.protocol}.csv")),
+        result.plot_per_sequence(os.path.join(out_dir, f"{args.protocol}_per_sequence.png")),
+    ]
+    print("wrote " + ", ".join(str(path) for path in written))

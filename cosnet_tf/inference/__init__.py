@@ -1,0 +1,52 @@
+"""Video inference with COSNet: whole videos segmented with shared, cached features.
+
+* :class:`VideoSegmenter` -- segments every frame of a video against N
+  reference frames, encoding each frame once (Section 3.4, Eq. 13).
+* :func:`select_reference_indices` / :func:`reference_schedule` -- the
+  paper's reference sampling strategies (Table 1): ``"uniform"``,
+  ``"random"``, ``"local"``.
+* Frame sources, decoded lazily with errors naming the file:
+  :class:`ArrayFrameSource`, :class:`ImageFrameSource` (folders, path lists,
+  DAVIS roots), :class:`VideoFileFrameSource` (PyAV); :func:`open_frame_source`.
+* :class:`MaskWriter` -- writes masks, probability maps and overlays, each
+  file atomically.
+
+Example:
+
+>>> import numpy as np
+>>> from cosnet_tf import COSNet
+>>> from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
+>>> from cosnet_tf.inference import VideoSegmenter
+>>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16,
+...                                         aspp_filters=16, output_filters=16)
+>>> segmenter = VideoSegmenter(COSNet(backbone, head_filters=16), num_references=2)
+>>> video = np.zeros((4, 32, 32, 3), np.uint8)
+>>> [index for index, probability in segmenter.iter_segment(video)]
+[0, 1, 2, 3]
+"""
+from cosnet_tf.inference.array_frame_source import ArrayFrameSource
+from cosnet_tf.inference.frame_source import FrameSource, open_frame_source
+from cosnet_tf.inference.image_frame_source import IMAGE_EXTENSIONS, ImageFrameSource
+from cosnet_tf.inference.mask_writer import MaskWriter
+from cosnet_tf.inference.reference_sampling import (
+    SAMPLING_STRATEGIES,
+    reference_schedule,
+    select_reference_indices,
+)
+from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
+from cosnet_tf.inference.video_segmenter import FUSIONS, VideoSegmenter
+
+__all__ = [
+    "ArrayFrameSource",
+    "FUSIONS",
+    "FrameSource",
+    "IMAGE_EXTENSIONS",
+    "ImageFrameSource",
+    "MaskWriter",
+    "SAMPLING_STRATEGIES",
+    "VideoFileFrameSource",
+    "VideoSegmenter",
+    "open_frame_source",
+    "reference_schedule",
+    "select_reference_indices",
+]

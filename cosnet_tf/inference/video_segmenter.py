@@ -1,0 +1,360 @@
+"""Segmenting whole videos with a COSNet: each frame encoded once, memory bounded."""
+from __future__ import annotations
+
+import numbers
+import weakref
+
+import numpy as np
+
+from cosnet_tf.inference.frame_source import open_frame_source
+from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
+
+FUSIONS = ("attention", "prediction")
+
+# model -> {graph key: tf.function}, shared by the segmenters of one model.
+_GRAPHS = weakref.WeakKeyDictionary()
+
+
+def _positive_size(name, size):
+    if size is None:
+        return None
+    size = tuple(size)
+    if len(size) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in size
+    ):
+        raise ValueError(f"{name} must be (height, width) of positive integers, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+class VideoSegmenter:
+    """Segments every frame of a video with COSNet's multi-reference inference (Section 3.4).
+
+    A query frame's prediction comes from its co-attention with N reference
+    frames of the same video (Eq. 13). The authors' test script runs the
+    Siamese network on each (query, reference) pair, so it re-encodes both
+    frames N times per query and also computes the reference branch's
+    summary, head and saliency outputs, which a query does not need. Here:
+
+    * every frame goes through the backbone exactly once (``model.encode``,
+      ``batch_size`` frames per call), and its features are shared by all
+      queries that use it as a reference;
+    * the query is segmented from those features (``model.segment``): only
+      the query's summaries ``Z_a`` (not ``Z_b``), one head, no saliency;
+    * only the features still needed are kept: with ``"uniform"`` or
+      ``"random"`` sampling the global reference set (at most 2N frames, read
+      and encoded first) stays for the whole video, with ``"local"`` a
+      sliding window of about ``N + batch_size`` frames; every other frame's
+      features are dropped right after its own query. Frames are decoded
+      from the source as they are needed, so a long video never sits in
+      memory.
+
+    Frames are resized (bilinear) to ``input_size`` for the model and the
+    probabilities resized back (bilinear) to the frame's resolution, as the
+    authors' script does.
+
+    Args:
+        model: a `COSNet` (anything with its ``encode``, ``segment`` and
+            ``inference_size``).
+        num_references: N >= 0 reference frames per query; 0 is the
+            frame-by-frame baseline (no co-attention, Table 2).
+        sampling: ``"uniform"``, ``"random"`` or ``"local"`` (Table 1; see
+            :func:`~cosnet_tf.inference.select_reference_indices`).
+        fusion: ``"attention"`` (mean of the gated summaries, Eq. 13) or
+            ``"prediction"`` (mean of the N probabilities, the authors' script).
+        input_size: (height, width) the model sees; None: ``model.inference_size``
+            when set, else each video's own frame size.
+        batch_size: frames per backbone call.
+        crf: a :class:`~cosnet_tf.postprocessing.DenseCRF` to refine each
+            probability map with (on the full-resolution frame), or None.
+        threshold: foreground where probability > threshold (:meth:`mask`).
+        seed: seed of the ``"random"`` sampling (one draw per video).
+        compile: run the model through ``tf.function`` graphs (faster); False
+            runs it eagerly (debugging).
+
+    Attributes:
+        last_run: after a video, a dict: ``frames``, ``encoded`` (frames put
+            through the backbone), ``max_cached`` (most feature maps held at
+            once), ``input_size``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from cosnet_tf import COSNet
+    >>> from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
+    >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16,
+    ...                                         aspp_filters=16, output_filters=16)
+    >>> model = COSNet(backbone, head_filters=16)
+    >>> video = np.random.default_rng(0).integers(0, 255, (6, 40, 56, 3), dtype=np.uint8)
+    >>> segmenter = VideoSegmenter(model, num_references=2, input_size=(32, 32))
+    >>> probabilities = segmenter.segment(video)
+    >>> probabilities.shape, probabilities.dtype, segmenter.last_run["encoded"]
+    ((6, 40, 56), dtype('float32'), 6)
+    >>> segmenter.mask(probabilities[0]).dtype
+    dtype('uint8')
+    """
+
+    def __init__(
+        self,
+        model,
+        num_references=5,
+        sampling="uniform",
+        fusion="attention",
+        input_size=None,
+        batch_size=4,
+        crf=None,
+        threshold=0.5,
+        seed=0,
+        compile=True,
+    ):
+        if isinstance(num_references, bool) or not isinstance(num_references, numbers.Integral) \
+                or num_references < 0:
+            raise ValueError(f"num_references must be an integer >= 0, got {num_references!r}")
+        if sampling not in SAMPLING_STRATEGIES:
+            raise ValueError(f"unknown sampling {sampling!r}; expected one of {SAMPLING_STRATEGIES}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; expected one of {FUSIONS}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
+        if crf is not None and not callable(crf):
+            raise TypeError(f"crf must be a DenseCRF (or a callable (frame, probability)), got {crf!r}")
+        self.model = model
+        self.num_references = int(num_references)
+        self.sampling = sampling
+        self.fusion = fusion
+        self.input_size = _positive_size("input_size", input_size)
+        self.batch_size = int(batch_size)
+        self.crf = crf
+        self.threshold = float(threshold)
+        self.seed = seed
+        self.compile = bool(compile)
+        self.last_run = {}
+        self._graphs = {}  # used only for models that cannot be weakly referenced
+
+    # ------------------------------------------------------------ model calls
+    def resolve_input_size(self, frame_size):
+        """The (height, width) the model sees for frames of ``frame_size``."""
+        if self.input_size is not None:
+            return self.input_size
+        model_size = getattr(self.model, "inference_size", None)
+        if model_size is not None:
+            return tuple(int(v) for v in model_size)
+        return tuple(int(v) for v in frame_size)
+
+    def _graph(self, key, build):
+        # One tf.function per kind of call: the graph runs the model with
+        # grappler's fusions and without per-layer Python overhead (for a
+        # small model on CPU, most of an eager call's time). Graphs are shared
+        # by every segmenter of a model, so building several segmenters (one
+        # per N, say) traces each graph once; `reduce_retracing` keeps one
+        # trace for all frame sizes and batch sizes after the first change.
+        if not self.compile:
+            return build(lambda: self.model)
+        try:
+            graphs = _GRAPHS.setdefault(self.model, {})
+            # A weak reference, so that the shared cache never keeps a model alive.
+            model = weakref.ref(self.model)
+        except TypeError:  # a model that cannot be weakly referenced: no sharing
+            graphs = self._graphs
+            model = (lambda model: lambda: model)(self.model)
+        if key not in graphs:
+            import tensorflow as tf
+
+            graphs[key] = tf.function(build(model), reduce_retracing=True)
+        return graphs[key]
+
+    def _encode(self, frames, model_size):
+        """uint8 frames [B, H, W, 3] -> features [B, h, w, C] at ``model_size``."""
+        import tensorflow as tf
+
+        resize = tuple(frames.shape[1:3]) != tuple(model_size)
+
+        def build(model):
+            def encode(frames, size):
+                x = tf.cast(frames, tf.float32)
+                if resize:
+                    x = tf.image.resize(x, size, method="bilinear")
+                return model().encode(x)
+
+            return encode
+
+        size = tf.constant(model_size, tf.int32)
+        return self._graph(("encode", resize), build)(tf.convert_to_tensor(frames), size)
+
+    def _segment(self, query, references, model_size, frame_size):
+        """Probabilities [H, W] of one query from its features and the references' [1, N, h, w, C]."""
+        import tensorflow as tf
+
+        count = 0 if references is None else int(references.shape[1])
+        resize = tuple(model_size) != tuple(frame_size)
+        fusion = self.fusion
+
+        def build(model):
+            def segment(query, references, model_size, frame_size):
+                probability = model().segment(query, references, output_size=model_size, fusion=fusion)
+                if resize:
+                    probability = tf.image.resize(probability, frame_size, method="bilinear")
+                return probability[0, :, :, 0]
+
+            return segment
+
+        # N is part of the key: the model needs it statically (one summary per reference).
+        function = self._graph(("segment", fusion, count, resize), build)
+        return function(
+            query, references, tf.constant(model_size, tf.int32), tf.constant(frame_size, tf.int32)
+        )
+
+    def warm_up(self, frame_size):
+        """Traces and runs the model's graphs once for frames of ``frame_size`` (H, W).
+
+        The first video otherwise pays for tracing (seconds); call this before
+        timing, or before a server takes its first request.
+        """
+        import tensorflow as tf
+
+        frame_size = _positive_size("frame_size", frame_size)
+        model_size = self.resolve_input_size(frame_size)
+        frames = np.zeros((self.batch_size, *frame_size, 3), np.uint8)
+        features = self._encode(frames, model_size)
+        if self.batch_size > 1:
+            # A video's last batch is usually smaller: trace the general shape too.
+            self._encode(frames[:1], model_size)
+        references = None
+        if self.num_references:
+            references = tf.stack([features[0]] * self.num_references)[None]
+        self._segment(features[:1], references, model_size, frame_size)
+
+    # --------------------------------------------------------------- planning
+    def reference_plan(self, num_frames):
+        """The sorted reference indices of every query of a ``num_frames``-frame video."""
+        schedule = reference_schedule(num_frames, self.num_references, self.sampling, self.seed)
+        return [schedule(query) for query in range(num_frames)]
+
+    # -------------------------------------------------------------- inference
+    def iter_segment(self, source, with_frames=False):
+        """Segments a video frame by frame, in order.
+
+        Args:
+            source: anything :func:`~cosnet_tf.inference.open_frame_source`
+                takes: a [T, H, W, 3] array, a list of image paths, a folder,
+                a video file, or a `FrameSource`.
+            with_frames: also yield each frame (uint8 [H, W, 3]), e.g. for
+                overlays, without decoding the video again.
+
+        Yields:
+            ``(index, probability)``: float32 [H, W] foreground probability
+            at the frame's resolution (after the CRF when one is set); with
+            ``with_frames``, ``(index, probability, frame)``.
+        """
+        source = open_frame_source(source)
+        num_frames = len(source)
+        frame_size = tuple(source.frame_size)
+        model_size = self.resolve_input_size(frame_size)
+        plan = self.reference_plan(num_frames)
+
+        # The encoder streams in order and may run this far ahead of the
+        # query being segmented; a reference further ahead than that (the
+        # global sets) is read and encoded first instead, so the window of
+        # decoded frames and cached features stays small.
+        lookahead = self.num_references + self.batch_size
+        last_use = list(range(num_frames))
+        prefetch = set()
+        for query, references in enumerate(plan):
+            for index in references:
+                last_use[index] = max(last_use[index], query)
+                if index > query + lookahead:
+                    prefetch.add(index)
+
+        features = {}  # frame index -> [h, w, C] features, until its last use
+        stats = {"frames": num_frames, "encoded": 0, "max_cached": 0, "input_size": model_size}
+        self.last_run = stats
+
+        def encode(indexed_frames):
+            for start in range(0, len(indexed_frames), self.batch_size):
+                chunk = indexed_frames[start : start + self.batch_size]
+                batch = self._encode(np.stack([frame for _, frame in chunk]), model_size)
+                for k, (index, _) in enumerate(chunk):
+                    features[index] = batch[k]
+                stats["encoded"] += len(chunk)
+            stats["max_cached"] = max(stats["max_cached"], len(features))
+
+        if prefetch:
+            encode(sorted(source.read_frames(sorted(prefetch)).items()))
+
+        keep_frames = with_frames or self.crf is not None
+        pending = {}  # decoded frames awaiting their own query (CRF, overlays)
+        stream = source.iter_frames()
+        try:
+            yield from self._stream_queries(
+                plan, last_use, features, encode, stream, pending, keep_frames, with_frames,
+                model_size, frame_size,
+            )
+        finally:
+            # An abandoned run (an error in the caller, a closed generator)
+            # still closes the video file at once.
+            stream.close()
+
+    def _stream_queries(self, plan, last_use, features, encode, stream, pending, keep_frames,
+                        with_frames, model_size, frame_size):
+        import tensorflow as tf
+
+        num_frames = len(plan)
+        next_index = 0
+        stacked_key, stacked = None, None
+        for query in range(num_frames):
+            references = plan[query]
+            need = max([query] + [index for index in references if index not in features])
+            while next_index <= need:
+                chunk = []
+                while len(chunk) < self.batch_size and next_index < num_frames:
+                    index, frame = next(stream)
+                    chunk.append((index, frame))
+                    next_index += 1
+                if keep_frames:
+                    pending.update(chunk)
+                encode([(index, frame) for index, frame in chunk if index not in features])
+            if references:
+                key = tuple(references)
+                if key != stacked_key:
+                    # Global sets give the same tuple for almost every query:
+                    # stack once, reuse.
+                    stacked_key = key
+                    stacked = tf.stack([features[index] for index in references])[None]
+                probability = self._segment(features[query][None], stacked, model_size, frame_size)
+            else:
+                probability = self._segment(features[query][None], None, model_size, frame_size)
+            probability = np.asarray(probability, dtype=np.float32)
+            frame = pending.pop(query, None)
+            if self.crf is not None:
+                # A writable copy: frames decoded by Pillow are read-only
+                # views, which pydensecrf refuses ("buffer source array is
+                # read-only").
+                refined = self.crf(np.array(frame, np.uint8), np.clip(probability, 0.0, 1.0))
+                probability = np.asarray(refined, np.float32)
+            for index in set(references) | {query}:
+                if last_use[index] <= query:
+                    features.pop(index, None)
+            if stacked_key is not None and any(index not in features for index in stacked_key):
+                stacked_key, stacked = None, None
+            yield (query, probability, frame) if with_frames else (query, probability)
+
+    def segment(self, frames):
+        """Probabilities of every frame: float32 [T, H, W] (see :meth:`iter_segment`).
+
+        Args:
+            frames: a uint8 [T, H, W, 3] array, a list of image paths, a
+                folder or video file path, or a `FrameSource`.
+        """
+        return np.stack([probability for _, probability in self.iter_segment(frames)])
+
+    def mask(self, probability):
+        """A DAVIS-style mask: uint8, 255 where probability > threshold, else 0."""
+        return np.where(np.asarray(probability) > self.threshold, 255, 0).astype(np.uint8)
+
+    def __repr__(self):
+        return (
+            f"VideoSegmenter(num_references={self.num_references}, sampling={self.sampling!r}, "
+            f"fusion={self.fusion!r}, input_size={self.input_size}, batch_size={self.batch_size}, "
+            f"crf={self.crf!r}, threshold={self.threshold})"
+        )
