@@ -117,12 +117,14 @@ def train(config):
     nan_guard = NaNGuard(checkpoint.directory)
     callbacks = [
         nan_guard,
-        checkpoint,
         keras.callbacks.CSVLogger(os.path.join(config.run_dir, "log.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(config.run_dir, "tensorboard"), update_freq=10),
     ]
     if val_data is not None:
-        callbacks.insert(2, BestModelSaver(os.path.join(config.run_dir, "best.keras"), "val_J", "max"))
+        callbacks.append(BestModelSaver(os.path.join(config.run_dir, "best.keras"), "val_J", "max"))
+    # Last at each epoch end: what a checkpoint claims done is already logged and
+    # saved, so a kill in between only repeats an epoch, never skips its records.
+    callbacks.append(checkpoint)
     history = None
     if initial_epoch < epochs:
         history = trainer.fit(
