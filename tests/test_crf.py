@@ -107,3 +107,14 @@ def test_crf_map_validates_before_starting_workers():
     with pytest.raises(TypeError, match="DenseCRF"):
         crf_map([image], [probability], crf={"iterations": 2})
     assert crf_map([], []) == []
+
+
+def test_dense_crf_accepts_a_read_only_frame():
+    from cosnet_tf.postprocessing import dense_crf
+
+    image = np.zeros((16, 16, 3), np.uint8)
+    image[4:12, 4:12] = 200
+    image.setflags(write=False)  # as np.asarray(PIL image) gives
+    prob = np.full((16, 16), 0.3, np.float32)
+    prob[4:12, 4:12] = 0.7
+    assert dense_crf(image, prob).shape == (16, 16)

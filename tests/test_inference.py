@@ -259,6 +259,18 @@ def test_crf_refines_each_frame_with_its_own_image(model):
     assert all(np.array_equal(frame, video[i]) for i, (frame, _) in enumerate(seen))
 
 
+def test_crf_in_worker_processes_equals_crf_in_process(model):
+    from cosnet_tf.postprocessing import DenseCRF
+
+    video = _video(5)
+    crf = DenseCRF(iterations=3)
+    inline = VideoSegmenter(model, num_references=2, crf=crf).segment(video)
+    pooled = VideoSegmenter(model, num_references=2, crf=crf, crf_workers=2).segment(video)
+    np.testing.assert_array_equal(inline, pooled)
+    plain = VideoSegmenter(model, num_references=2).segment(video)
+    assert np.abs(inline - plain).max() > 1e-3
+
+
 def test_image_paths_and_folders_segment_like_arrays(model, tmp_path):
     from PIL import Image
 
@@ -281,6 +293,7 @@ def test_bad_arguments_are_rejected(model):
         (dict(batch_size=0), "batch_size"),
         (dict(input_size=(0, 10)), "input_size"),
         (dict(threshold=2.0), "threshold"),
+        (dict(crf_workers=0), "crf_workers"),
     ]:
         with pytest.raises(ValueError, match=match):
             VideoSegmenter(model, **kwargs)

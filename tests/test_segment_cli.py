@@ -72,7 +72,8 @@ def test_a_davis_root_gives_the_layout_cosnet_evaluate_reads(workspace, tmp_path
     out, scores = tmp_path / "pred", tmp_path / "scores"
     name = workspace["names"][1]
     assert main(["segment", workspace["davis"], "--out", str(out), "--model", workspace["model"],
-                 "--refs", "1", "--sampling", "local", "--sequences", name, "--quiet"]) == 0
+                 "--refs", "1", "--sampling", "local", "--sequences", name, "--quiet",
+                 "--crf", "--crf-iterations", "2", "--crf-workers", "2"]) == 0
     assert sorted(p.name for p in (out / name).iterdir()) == [f"{i:05d}.png" for i in range(4)]
     assert main(["evaluate", "--pred", str(out), "--gt", workspace["davis"], "--protocol", "davis2016",
                  "--sequences", name, "--out-dir", str(scores)]) == 0

@@ -56,6 +56,9 @@ def add_segment_parser(sub):
             "--crf-" + name.replace("_", "-"), dest="crf_" + name, type=kind,
             default=getattr(defaults, name), help=f"{text} (default {getattr(defaults, name)})",
         )
+    p.add_argument("--crf-workers", type=int, default=os.cpu_count() or 1,
+                   help=f"processes refining frames in parallel with the model "
+                   f"(default: all {os.cpu_count()} CPUs)")
     p.add_argument("--save-probabilities", action="store_true",
                    help="also write probability maps as PNGs (see --probability-bits)")
     p.add_argument("--probability-bits", type=int, choices=(8, 16), default=8,
@@ -161,6 +164,7 @@ def run_segment(args):
         crf=crf,
         threshold=args.threshold,
         seed=args.seed,
+        crf_workers=args.crf_workers,
     )
     if not args.quiet:
         print(f"model loaded in {time.perf_counter() - started:.1f} s; "

@@ -26,6 +26,13 @@ def _positive_size(name, size):
     return int(size[0]), int(size[1])
 
 
+def _refine_one(crf, frame, probability):
+    # A writable copy: frames decoded by Pillow are read-only views, which
+    # pydensecrf refuses ("buffer source array is read-only").
+    refined = crf(np.array(frame, np.uint8), np.clip(probability, 0.0, 1.0))
+    return np.asarray(refined, np.float32)
+
+
 class VideoSegmenter:
     """Segments every frame of a video with COSNet's multi-reference inference (Section 3.4).
 
@@ -66,6 +73,11 @@ class VideoSegmenter:
         batch_size: frames per backbone call.
         crf: a :class:`~cosnet_tf.postprocessing.DenseCRF` to refine each
             probability map with (on the full-resolution frame), or None.
+        crf_workers: processes the CRF runs in (it is single-threaded and,
+            at 480p, slower than the model): with more than 1, frames are
+            refined in a process pool while the model works on the next
+            ones, at most ``2 * crf_workers`` frames in flight. ``crf`` must
+            then be picklable (a `DenseCRF` is).
         threshold: foreground where probability > threshold (:meth:`mask`).
         seed: seed of the ``"random"`` sampling (one draw per video).
         compile: run the model through ``tf.function`` graphs (faster); False
@@ -105,6 +117,7 @@ class VideoSegmenter:
         threshold=0.5,
         seed=0,
         compile=True,
+        crf_workers=1,
     ):
         if isinstance(num_references, bool) or not isinstance(num_references, numbers.Integral) \
                 or num_references < 0:
@@ -117,6 +130,9 @@ class VideoSegmenter:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if not 0.0 <= float(threshold) <= 1.0:
             raise ValueError(f"threshold must lie in [0, 1], got {threshold!r}")
+        if isinstance(crf_workers, bool) or not isinstance(crf_workers, numbers.Integral) \
+                or crf_workers < 1:
+            raise ValueError(f"crf_workers must be an integer >= 1, got {crf_workers!r}")
         if crf is not None and not callable(crf):
             raise TypeError(f"crf must be a DenseCRF (or a callable (frame, probability)), got {crf!r}")
         self.model = model
@@ -126,6 +142,7 @@ class VideoSegmenter:
         self.input_size = _positive_size("input_size", input_size)
         self.batch_size = int(batch_size)
         self.crf = crf
+        self.crf_workers = int(crf_workers)
         self.threshold = float(threshold)
         self.seed = seed
         self.compile = bool(compile)
@@ -286,17 +303,18 @@ class VideoSegmenter:
         pending = {}  # decoded frames awaiting their own query (CRF, overlays)
         stream = source.iter_frames()
         try:
-            yield from self._stream_queries(
-                plan, last_use, features, encode, stream, pending, keep_frames, with_frames,
-                model_size, frame_size,
+            results = self._stream_queries(
+                plan, last_use, features, encode, stream, pending, keep_frames, model_size, frame_size
             )
+            for query, probability, frame in self._refine(results):
+                yield (query, probability, frame) if with_frames else (query, probability)
         finally:
             # An abandoned run (an error in the caller, a closed generator)
             # still closes the video file at once.
             stream.close()
 
     def _stream_queries(self, plan, last_use, features, encode, stream, pending, keep_frames,
-                        with_frames, model_size, frame_size):
+                        model_size, frame_size):
         import tensorflow as tf
 
         num_frames = len(plan)
@@ -326,18 +344,39 @@ class VideoSegmenter:
                 probability = self._segment(features[query][None], None, model_size, frame_size)
             probability = np.asarray(probability, dtype=np.float32)
             frame = pending.pop(query, None)
-            if self.crf is not None:
-                # A writable copy: frames decoded by Pillow are read-only
-                # views, which pydensecrf refuses ("buffer source array is
-                # read-only").
-                refined = self.crf(np.array(frame, np.uint8), np.clip(probability, 0.0, 1.0))
-                probability = np.asarray(refined, np.float32)
             for index in set(references) | {query}:
                 if last_use[index] <= query:
                     features.pop(index, None)
             if stacked_key is not None and any(index not in features for index in stacked_key):
                 stacked_key, stacked = None, None
-            yield (query, probability, frame) if with_frames else (query, probability)
+            yield query, probability, frame
+
+    def _refine(self, results):
+        """Applies the CRF to ``(query, probability, frame)`` items, in order."""
+        if self.crf is None:
+            yield from results
+            return
+        if self.crf_workers == 1:
+            for query, probability, frame in results:
+                yield query, _refine_one(self.crf, frame, probability), frame
+            return
+        import collections
+        import concurrent.futures
+
+        in_flight = collections.deque()
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.crf_workers)
+        try:
+            for query, probability, frame in results:
+                in_flight.append((query, frame, pool.submit(_refine_one, self.crf, frame, probability)))
+                # Bounded: the model runs ahead of the CRF by a few frames only.
+                if len(in_flight) >= 2 * self.crf_workers:
+                    done_query, done_frame, future = in_flight.popleft()
+                    yield done_query, future.result(), done_frame
+            while in_flight:
+                done_query, done_frame, future = in_flight.popleft()
+                yield done_query, future.result(), done_frame
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def segment(self, frames):
         """Probabilities of every frame: float32 [T, H, W] (see :meth:`iter_segment`).
@@ -356,5 +395,5 @@ class VideoSegmenter:
         return (
             f"VideoSegmenter(num_references={self.num_references}, sampling={self.sampling!r}, "
             f"fusion={self.fusion!r}, input_size={self.input_size}, batch_size={self.batch_size}, "
-            f"crf={self.crf!r}, threshold={self.threshold})"
+            f"crf={self.crf!r}, crf_workers={self.crf_workers}, threshold={self.threshold})"
         )

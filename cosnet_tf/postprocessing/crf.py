@@ -137,7 +137,8 @@ def dense_crf(
     crf.addPairwiseBilateral(
         sxy=float(bilateral_sxy),
         srgb=float(bilateral_srgb),
-        rgbim=np.ascontiguousarray(image),
+        # pydensecrf needs a writable buffer: a frame from PIL or a cache may be read-only.
+        rgbim=np.array(image, dtype=np.uint8, order="C", copy=True),
         compat=float(bilateral_compat),
     )
     marginals = np.asarray(crf.inference(int(iterations)), dtype=np.float32).reshape(2, height, width)

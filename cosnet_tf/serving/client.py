@@ -33,6 +33,8 @@ import urllib.request
 
 import numpy as np
 
+from cosnet_tf.inference.reference_sampling import uniform_indices
+
 DEFAULT_GRPC_PORT = 8500
 DEFAULT_REST_PORT = 8501
 # The single output of each cosnet signature (REST answers a lone output without its name).
@@ -273,7 +275,7 @@ def reference_indices(num_frames, num_references):
         return []
     if num_references >= num_frames:
         return list(range(num_frames))
-    return [int((k + 0.5) * num_frames / num_references) for k in range(num_references)]
+    return uniform_indices(num_frames, num_references)
 
 
 def iter_segment_video(client, frames, num_references=5, encode_batch_size=4):
