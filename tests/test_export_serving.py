@@ -318,7 +318,7 @@ def test_malformed_requests_get_tf_serving_errors_and_server_keeps_serving(expor
             call=lambda: GrpcPredictClient(target, "tiny", version=7, timeout=TIMEOUT).predict(good),
         )
         _expect_error(
-            "FAILED_PRECONDITION", "nosuchsignature", call=lambda: client.predict(good, "nosuchsignature")
+            "NOT_FOUND", "nosuchsignature", call=lambda: client.predict(good, "nosuchsignature")
         )
         _expect_error(
             "INVALID_ARGUMENT",

@@ -14,13 +14,15 @@ Behaviour follows TF Serving's: an empty `model_spec.version` selects the
 latest (highest) numeric version folder, `model_spec.version` picks one
 (every version folder on disk is servable, loaded on first use; the folder
 is re-scanned per request, so a newly exported version is picked up), and
-errors carry TF Serving's status codes and messages:
+errors carry TF Serving's status codes and messages (one difference: TF
+Serving answers an unknown signature with FAILED_PRECONDITION; this server
+says NOT_FOUND, the status that names what is wrong, with TF Serving's
+message):
 
 ====================================================  =====================
 problem                                               status (HTTP for REST)
 ====================================================  =====================
-unknown model, unknown version                        NOT_FOUND (404)
-unknown signature                                     FAILED_PRECONDITION (400)
+unknown model, version or signature                   NOT_FOUND (404)
 missing or extra input, tensor parsing error, wrong   INVALID_ARGUMENT (400)
 dtype, wrong rank or channel count, empty batch,
 unknown output_filter alias, malformed JSON
@@ -144,7 +146,7 @@ class LoadedVersion:
 
         signature_name = signature_name or "serving_default"
         if signature_name not in self.signatures:
-            raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{signature_name}" not found.')
+            raise ServingError("NOT_FOUND", f'Serving signature key "{signature_name}" not found.')
         specs = self.inputs[signature_name]
         sent, wanted = set(inputs), set(specs)
         if sent != wanted:
@@ -406,7 +408,7 @@ def _rest_predict(registry, match, body):
         raise ServingError("INVALID_ARGUMENT", "JSON Value: request body must be a JSON object")
     signature = request.get("signature_name") or "serving_default"
     if signature not in servable.signatures:
-        raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{signature}" not found.')
+        raise ServingError("NOT_FOUND", f'Serving signature key "{signature}" not found.')
     aliases = sorted(servable.inputs[signature])
     if ("instances" in request) == ("inputs" in request):
         raise ServingError(
