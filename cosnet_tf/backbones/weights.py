@@ -16,13 +16,16 @@ def _layer_groups(h5):
     return {name: group[name] for name in group.keys() if isinstance(group[name], h5py.Group)}
 
 
+def _dataset_names(group):
+    found = []
+    group.visititems(lambda n, obj: found.append(n) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
 def _read_layer(group):
     names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("weight_names", [])]
-    if not names:  # files written without the attribute: every dataset, in file order
-        found = []
-        group.visititems(lambda n, obj: found.append(n) if isinstance(obj, h5py.Dataset) else None)
-        names = found
-    return [np.asarray(group[n]) for n in names]
+    # Files written without the attribute: every dataset, in file order.
+    return [np.asarray(group[n]) for n in names or _dataset_names(group)]
 
 
 def load_weights_by_name(model, path, *, require=None, allow_missing=()):
@@ -58,10 +61,10 @@ def load_weights_by_name(model, path, *, require=None, allow_missing=()):
         for layer in model.layers:
             if not layer.weights:
                 continue
-            if layer.name not in groups or not _read_layer(groups[layer.name]):
+            values = _read_layer(groups[layer.name]) if layer.name in groups else []
+            if not values:
                 missing.append(layer.name)
                 continue
-            values = _read_layer(groups[layer.name])
             expected = [tuple(w.shape) for w in layer.weights]
             got = [v.shape for v in values]
             if expected != got:
@@ -72,7 +75,8 @@ def load_weights_by_name(model, path, *, require=None, allow_missing=()):
             layer.set_weights(values)
             loaded.append(layer.name)
             used.add(layer.name)
-        unused = sorted(n for n, g in groups.items() if n not in used and _read_layer(g))
+        # Groups of weightless layers (ReLU, Add) hold no datasets and are not "unused".
+        unused = sorted(n for n, g in groups.items() if n not in used and _dataset_names(g))
     if require is None:
         bad = [n for n in missing if not n.startswith(tuple(allow_missing))]
     else:

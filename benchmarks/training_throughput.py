@@ -1,0 +1,85 @@
+"""Training throughput (pairs/s) and peak memory of the `mobilenetv2` preset, with the input pipeline alone beside it.
+
+    python benchmarks/training_throughput.py [--davis ../shared/data/davis2016-dev] [--size 256 256] [--batch-size 4]
+
+Defaults are the shipped model's training settings (output stride 16, 256x256, batch 4,
+video pairs). Falls back to synthetic videos when the DAVIS folder is absent. Prints:
+pipeline-only pairs/s, training pairs/s (model.fit steps, after warm-up), seconds per step,
+and the process's peak resident memory.
+"""
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script without installing
+    sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+from cosnet_tf.data import DavisDataset, SyntheticVideoGenerator, make_frame_pair_dataset  # noqa: E402
+from cosnet_tf.models.presets import build_preset  # noqa: E402
+from cosnet_tf.training import COSNetTrainer, mix_streams  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--davis", default=str(REPO_ROOT.parent / "shared" / "data" / "davis2016-dev"))
+    parser.add_argument("--size", type=int, nargs=2, default=(256, 256))
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--output-stride", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--pipeline-batches", type=int, default=50, help="timed pipeline batches")
+    return parser.parse_args(argv)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if Path(args.davis).exists():
+        videos, source = DavisDataset(args.davis), args.davis
+    else:
+        root = SyntheticVideoGenerator(num_sequences=8, num_frames=20, image_size=(240, 427)).write_davis(
+            tempfile.mkdtemp()
+        )
+        videos, source = DavisDataset(root), f"synthetic videos ({root})"
+    pairs = make_frame_pair_dataset(videos, tuple(args.size), args.batch_size, seed=0)
+    stream = mix_streams(pairs)
+
+    iterator = iter(stream)
+    for _ in range(3):
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(args.pipeline_batches):
+        next(iterator)
+    pipeline = args.pipeline_batches * args.batch_size / (time.perf_counter() - start)
+    rss_after_pipeline = peak_rss_mib()
+
+    trainer = build_preset(
+        "mobilenetv2", cls=COSNetTrainer, backbone_config={"output_stride": args.output_stride}
+    )
+    trainer.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4))
+    trainer.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
+    start = time.perf_counter()
+    trainer.fit(stream, steps_per_epoch=args.steps, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    training = args.steps * args.batch_size / seconds
+
+    print(f"data: {source}; mobilenetv2, output stride {args.output_stride}, "
+          f"{args.size[0]}x{args.size[1]}, batch {args.batch_size} pairs, {os.cpu_count()} CPUs")
+    print(f"input pipeline alone : {pipeline:8.1f} pairs/s")
+    print(f"training (model.fit) : {training:8.2f} pairs/s  ({seconds / args.steps:.3f} s/step)")
+    print(f"pipeline headroom    : {pipeline / training:8.1f}x faster than training needs")
+    print(f"peak memory (RSS)    : {peak_rss_mib():8.0f} MiB  (after the pipeline alone: {rss_after_pipeline:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
