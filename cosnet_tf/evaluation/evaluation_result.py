@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from cosnet_tf.evaluation._atomic import atomic_write_bytes, atomic_write_text
+from cosnet_tf.utils.atomic import atomic_write_bytes, atomic_write_text
 from cosnet_tf.evaluation.result_row import ResultRow
 
 # DAVIS table headers: M = mean, O = recall ("object recall"), D = decay.

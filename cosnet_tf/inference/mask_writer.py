@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
+
+from cosnet_tf.utils.atomic import atomic_output_path, temporary_path_beside
 
 #: Prefix of the temporary files; they end in ".part", never in ".png", so a
 #: run killed mid-write leaves no file that reads as a (truncated) mask.
@@ -16,22 +17,12 @@ _OVERLAY_COLOUR = np.array([255, 40, 40], np.float32)
 def _atomic_save(path, save):
     """Calls ``save(temporary_path)`` and renames the result onto ``path``.
 
-    The rename (``os.replace``) is atomic on one file system, so ``path`` is
-    either absent (or its old version) or complete. On an error the
-    temporary file is removed; a hard kill can leave it behind, hidden and
-    named ``.cosnet-partial-*.part``, which no mask reader picks up.
+    A hard kill can leave the temporary file behind, hidden and named
+    ``.cosnet-partial-*.part``, which no mask reader picks up.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        prefix=f"{PARTIAL_PREFIX}{os.path.basename(path)}-", suffix=".part", dir=directory
-    )
-    os.close(fd)
-    try:
+    prefix = f"{PARTIAL_PREFIX}{os.path.basename(path)}-"
+    with atomic_output_path(path, prefix=prefix, suffix=".part") as temporary:
         save(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def write_png(path, array):
@@ -171,11 +162,9 @@ class _OverlayVideo:
         from fractions import Fraction
 
         self.path = path
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, self.temporary = tempfile.mkstemp(
-            prefix=f"{PARTIAL_PREFIX}{os.path.basename(path)}-", suffix=".part", dir=directory
+        self.temporary = temporary_path_beside(
+            path, prefix=f"{PARTIAL_PREFIX}{os.path.basename(path)}-", suffix=".part"
         )
-        os.close(fd)
         # yuv420p halves the chroma resolution, so the encoders want even sizes.
         self.height, self.width = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2
         self.container = av.open(self.temporary, mode="w", format="mp4")
