@@ -52,6 +52,10 @@ def build_parser():
     add_demo_parser(sub)
     add_train_parser(sub)
 
+    from cosnet_tf.cli.tune_command import add_tune_parser
+
+    add_tune_parser(sub)
+
     from cosnet_tf.cli.evaluate_command import add_evaluate_parser
     from cosnet_tf.cli.segment_command import add_segment_parser
 

@@ -34,10 +34,11 @@ from cosnet_tf.inference.reference_sampling import (
     select_reference_indices,
 )
 from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
-from cosnet_tf.inference.video_segmenter import FUSIONS, VideoSegmenter
+from cosnet_tf.inference.video_segmenter import FUSIONS, EncodedVideo, VideoSegmenter
 
 __all__ = [
     "ArrayFrameSource",
+    "EncodedVideo",
     "FUSIONS",
     "FrameSource",
     "IMAGE_EXTENSIONS",

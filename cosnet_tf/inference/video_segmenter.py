@@ -6,6 +6,8 @@ import weakref
 
 import numpy as np
 
+from typing import NamedTuple
+
 from cosnet_tf.inference.frame_source import open_frame_source
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
 
@@ -24,6 +26,14 @@ def _positive_size(name, size):
     ):
         raise ValueError(f"{name} must be (height, width) of positive integers, got {size!r}")
     return int(size[0]), int(size[1])
+
+
+class EncodedVideo(NamedTuple):
+    """A whole video's backbone features, from :meth:`VideoSegmenter.encode_video`."""
+
+    features: object  # [T, h, w, C] tensor
+    model_size: tuple  # (height, width) the frames were resized to for the model
+    frame_size: tuple  # (height, width) of the frames (and of the probabilities)
 
 
 def _refine_one(crf, frame, probability):
@@ -80,6 +90,13 @@ class VideoSegmenter:
             then be picklable (a `DenseCRF` is).
         threshold: foreground where probability > threshold (:meth:`mask`).
         seed: seed of the ``"random"`` sampling (one draw per video).
+        reference_pool: 1 (default) attends to every position of each
+            reference, exactly Eq. 6-7. K > 1 average-pools the reference
+            features K x K (stride K) first, an approximation that divides
+            the co-attention's cost (h*w x h'*w' per reference) by about K^2;
+            the query keeps its full resolution. Meant for large frames,
+            where the co-attention dominates (see
+            ``benchmarks/segment_speed.py`` for its cost and accuracy).
         compile: run the model through ``tf.function`` graphs (faster); False
             runs it eagerly (debugging).
 
@@ -118,6 +135,7 @@ class VideoSegmenter:
         seed=0,
         compile=True,
         crf_workers=1,
+        reference_pool=1,
     ):
         if isinstance(num_references, bool) or not isinstance(num_references, numbers.Integral) \
                 or num_references < 0:
@@ -133,6 +151,9 @@ class VideoSegmenter:
         if isinstance(crf_workers, bool) or not isinstance(crf_workers, numbers.Integral) \
                 or crf_workers < 1:
             raise ValueError(f"crf_workers must be an integer >= 1, got {crf_workers!r}")
+        if isinstance(reference_pool, bool) or not isinstance(reference_pool, numbers.Integral) \
+                or reference_pool < 1:
+            raise ValueError(f"reference_pool must be an integer >= 1, got {reference_pool!r}")
         if crf is not None and not callable(crf):
             raise TypeError(f"crf must be a DenseCRF (or a callable (frame, probability)), got {crf!r}")
         self.model = model
@@ -146,6 +167,7 @@ class VideoSegmenter:
         self.threshold = float(threshold)
         self.seed = seed
         self.compile = bool(compile)
+        self.reference_pool = int(reference_pool)
         self.last_run = {}
         self._graphs = {}  # used only for models that cannot be weakly referenced
 
@@ -206,9 +228,18 @@ class VideoSegmenter:
         count = 0 if references is None else int(references.shape[1])
         resize = tuple(model_size) != tuple(frame_size)
         fusion = self.fusion
+        pool = self.reference_pool if count else 1
 
         def build(model):
             def segment(query, references, model_size, frame_size):
+                if pool > 1:
+                    shape = tf.shape(references)
+                    pooled = tf.nn.avg_pool2d(
+                        tf.reshape(references, tf.concat([[-1], shape[2:]], 0)), pool, pool, "SAME"
+                    )
+                    references = tf.reshape(
+                        pooled, tf.concat([shape[:2], tf.shape(pooled)[1:]], 0)
+                    )
                 probability = model().segment(query, references, output_size=model_size, fusion=fusion)
                 if resize:
                     probability = tf.image.resize(probability, frame_size, method="bilinear")
@@ -217,7 +248,7 @@ class VideoSegmenter:
             return segment
 
         # N is part of the key: the model needs it statically (one summary per reference).
-        function = self._graph(("segment", fusion, count, resize), build)
+        function = self._graph(("segment", fusion, count, resize, pool), build)
         return function(
             query, references, tf.constant(model_size, tf.int32), tf.constant(frame_size, tf.int32)
         )
@@ -378,6 +409,79 @@ class VideoSegmenter:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def encode_video(self, source):
+        """Every frame of a video through the backbone once, kept in memory.
+
+        With :meth:`segment_encoded`, this compares settings (N, sampling,
+        fusion, reference_pool) on one video without encoding it again: the
+        segmenters must share the model and the input size. Unlike
+        :meth:`iter_segment`, all features are held at once, so this is for
+        short videos (evaluation), not for long ones.
+
+        Returns:
+            An :class:`EncodedVideo`.
+        """
+        source = open_frame_source(source)
+        frame_size = tuple(source.frame_size)
+        model_size = self.resolve_input_size(frame_size)
+        if len(source) == 0:
+            raise ValueError(f"{source!r} has no frames to encode")
+        batches, chunk = [], []
+        stream = source.iter_frames()
+        try:
+            for _, frame in stream:
+                chunk.append(frame)
+                if len(chunk) == self.batch_size:
+                    batches.append(self._encode(np.stack(chunk), model_size))
+                    chunk = []
+        finally:
+            stream.close()
+        if chunk:
+            batches.append(self._encode(np.stack(chunk), model_size))
+        import tensorflow as tf
+
+        return EncodedVideo(tf.concat(batches, axis=0), model_size, frame_size)
+
+    def segment_encoded(self, encoded):
+        """Probabilities [T, H, W] of a video from its :meth:`encode_video` features.
+
+        Gives what :meth:`segment` gives on the same frames (no CRF: it needs
+        the frames), with this segmenter's N, sampling, fusion and pooling.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from cosnet_tf import COSNet
+        >>> from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
+        >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16,
+        ...                                         aspp_filters=16, output_filters=16)
+        >>> model = COSNet(backbone, head_filters=16)
+        >>> video = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+        >>> encoded = VideoSegmenter(model).encode_video(video)
+        >>> for n in (0, 2):
+        ...     segmenter = VideoSegmenter(model, num_references=n)
+        ...     same = np.allclose(segmenter.segment_encoded(encoded), segmenter.segment(video), atol=1e-5)
+        ...     print(n, same)
+        0 True
+        2 True
+        """
+        import tensorflow as tf
+
+        features, model_size, frame_size = encoded
+        probabilities = []
+        stacked_key, stacked = None, None
+        for query, references in enumerate(self.reference_plan(int(features.shape[0]))):
+            if references and tuple(references) != stacked_key:
+                stacked_key = tuple(references)
+                stacked = tf.gather(features, list(references))[None]
+            probability = self._segment(
+                features[query : query + 1], stacked if references else None, model_size, frame_size
+            )
+            probabilities.append(np.asarray(probability, dtype=np.float32))
+        self.last_run = {"frames": len(probabilities), "encoded": 0, "max_cached": int(features.shape[0]),
+                         "input_size": model_size}
+        return np.stack(probabilities)
+
     def segment(self, frames):
         """Probabilities of every frame: float32 [T, H, W] (see :meth:`iter_segment`).
 
@@ -395,5 +499,6 @@ class VideoSegmenter:
         return (
             f"VideoSegmenter(num_references={self.num_references}, sampling={self.sampling!r}, "
             f"fusion={self.fusion!r}, input_size={self.input_size}, batch_size={self.batch_size}, "
-            f"crf={self.crf!r}, crf_workers={self.crf_workers}, threshold={self.threshold})"
+            f"crf={self.crf!r}, crf_workers={self.crf_workers}, threshold={self.threshold}, "
+            f"reference_pool={self.reference_pool})"
         )

@@ -1,0 +1,111 @@
+"""The settings of a `cosnet tune` search, composed from named parts (a TOML/JSON file)."""
+import dataclasses
+import json
+import os
+import tomllib
+from typing import Optional
+
+from cosnet_tf.training.run_config import TrainConfig
+from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
+
+TUNERS = ("grid", "random", "bayesian", "hyperband")
+
+
+@dataclasses.dataclass
+class TuneConfig:
+    """A search: which tuner, over which space, trained how, scored how.
+
+    A config file has top-level search settings and four tables, each a part
+    of its own: ``[train]`` (any `TrainConfig` field: data, preset, steps,
+    ...), ``[space]`` (training axes of `COSNetHyperModel`),
+    ``[evaluation]`` (the test-time `EvaluationGrid`) and, optionally,
+    ``[synthetic]`` (a `SyntheticVideoGenerator` whose videos are written to
+    ``train.davis_root`` first when that folder does not exist).
+
+    Attributes:
+        tuner: ``"grid"`` (every combination: ablation tables), ``"random"``,
+            ``"bayesian"`` (Bayesian optimisation) or ``"hyperband"``.
+        directory, project_name: where Keras Tuner keeps the search (the
+            search resumes from there when run again).
+        max_trials: trials to run (None: the whole grid; required otherwise).
+        seed: the tuner's seed.
+        eval_every: score held-out videos every K epochs too (None: at the end).
+        hyperband_factor: Hyperband's reduction factor (its maximum epochs
+            are ``train.steps / train.checkpoint_every``).
+        report_dir: where the tables and plot go (default:
+            ``<directory>/<project_name>/report``).
+        reference_coattention: the variant of the tables' full-model rows
+            (default: ``symmetric`` when searched, as in the paper, else the best).
+        title: the dataset's name in the report (default: ``project_name``).
+    """
+
+    train: TrainConfig
+    space: dict = dataclasses.field(default_factory=dict)
+    evaluation: EvaluationGrid = dataclasses.field(default_factory=EvaluationGrid)
+    synthetic: Optional[dict] = None
+    tuner: str = "grid"
+    directory: str = "runs/tune"
+    project_name: str = "ablation"
+    max_trials: Optional[int] = None
+    seed: int = 0
+    eval_every: Optional[int] = None
+    hyperband_factor: int = 3
+    report_dir: Optional[str] = None
+    reference_coattention: Optional[str] = None
+    title: Optional[str] = None
+
+    def __post_init__(self):
+        if self.tuner not in TUNERS:
+            raise ValueError(f"tuner must be one of {TUNERS}, got {self.tuner!r}")
+        if self.tuner in ("random", "bayesian") and self.max_trials is None:
+            raise ValueError(f"a {self.tuner} search needs max_trials")
+        if self.max_trials is not None and int(self.max_trials) < 1:
+            raise ValueError(f"max_trials must be >= 1, got {self.max_trials}")
+        if self.tuner == "grid":
+            ranges = [name for name, spec in self.space.items() if isinstance(spec, dict) and "step" not in spec]
+            if ranges:
+                raise ValueError(f"space: a grid search needs lists (or ranges with a step); {ranges} "
+                                 "are continuous ranges: use tuner = \"bayesian\", \"random\" or \"hyperband\"")
+        if self.title is None:
+            self.title = self.project_name
+        if self.report_dir is None:
+            self.report_dir = os.path.join(self.directory, self.project_name, "report")
+
+    @classmethod
+    def from_dict(cls, values, where="config"):
+        values = dict(values)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        if "train" not in values:
+            raise ValueError(f"{where}: a [train] table is required (the TrainConfig of every trial)")
+        train = dict(values.pop("train"))
+        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(train) - train_fields)
+        if unknown:
+            raise ValueError(f"{where}: unknown [train] setting(s) {unknown}; known: {sorted(train_fields)}")
+        if train.get("coattention") == "none":
+            train["coattention"] = None
+        grid = values.pop("evaluation", {})
+        grid_fields = {f.name for f in dataclasses.fields(EvaluationGrid)}
+        unknown = sorted(set(grid) - grid_fields)
+        if unknown:
+            raise ValueError(f"{where}: unknown [evaluation] setting(s) {unknown}; known: {sorted(grid_fields)}")
+        return cls(train=TrainConfig(**train), evaluation=EvaluationGrid(**grid), **values)
+
+    @classmethod
+    def from_file(cls, path, **overrides):
+        """Reads a ``.toml`` or ``.json`` file; keyword arguments (top-level settings) override it."""
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Config file not found: {path}")
+        with open(path, "rb") as f:
+            try:
+                values = tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
+            except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+                raise ValueError(f"Cannot parse config file {path}: {error}") from error
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(values, where=str(path))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
