@@ -17,9 +17,11 @@ the video's length); the authors' procedure is timed on the first
 ``--queries`` frames of the same video as queries.
 
 Part 2 (mobilenetv2): the time of a whole 480p frame (480x854, no resizing)
-at N = 5 relative to N = 0, and the co-attention's share of a frame's time
-(the N gated summaries of Eq. 7-9, timed alone), at output stride 8 (the
-preset) and 16.
+at N = 5 relative to N = 0, exact and with pooled reference features
+(``reference_pool`` 2 and 4: an approximation, see
+``benchmarks/reference_pool_accuracy.py`` for what it costs in J), and the
+co-attention's share of a frame's time (the N gated summaries of Eq. 7-9,
+timed alone), at output stride 8 (the preset) and 16.
 
 Usage (from the repository root)::
 
@@ -59,6 +61,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=2,
                         help="timings per setting, the fastest kept (resnet presets: 1)")
     parser.add_argument("--batch-size", type=int, default=4, help="segmenter frames per encode call")
+    parser.add_argument("--pools", nargs="+", type=int, default=[2, 4],
+                        help="part 2: reference_pool values timed besides the exact 1 (default 2 4)")
     parser.add_argument("--skip-473", action="store_true", help="skip part 1")
     parser.add_argument("--skip-480p", action="store_true", help="skip part 2")
     return parser.parse_args(argv)
@@ -138,18 +142,21 @@ def part2(args):
     repeats = max(args.repeats, 3)
     for stride in (8, 16):
         model = COSNet.from_preset("mobilenetv2", backbone_config={"output_stride": stride})
-        # End to end: the segmenter on the same 6 frames at N = 0 and N = 5.
+        # End to end: the segmenter on the same 6 frames at N = 0 and N = 5,
+        # exact (reference_pool 1) and with pooled reference features.
+        pools = [1] + [k for k in args.pools if k > 1]
+        settings = [(0, 1)] + [(5, k) for k in pools]
         per_frame = {}
         segmenters = {}
         video = random_video(6, height, width, seed=stride)
-        for n in (0, 5):
-            segmenters[n] = VideoSegmenter(model, num_references=n, input_size=None,
-                                           batch_size=args.batch_size)
-            segmenters[n].warm_up((height, width))
-        for _ in range(args.repeats):  # interleaved, so that a busy moment hits both
-            for n in (0, 5):
-                seconds = timed(segmenters[n].segment, video)[0] / len(video)
-                per_frame[n] = min(per_frame.get(n, np.inf), seconds)
+        for n, pool in settings:
+            segmenters[n, pool] = VideoSegmenter(model, num_references=n, input_size=None,
+                                                 batch_size=args.batch_size, reference_pool=pool)
+            segmenters[n, pool].warm_up((height, width))
+        for _ in range(args.repeats):  # interleaved, so that a busy moment hits all
+            for key in settings:
+                seconds = timed(segmenters[key].segment, video)[0] / len(video)
+                per_frame[key] = min(per_frame.get(key, np.inf), seconds)
         # The parts of one frame, each timed alone (fastest of a few runs):
         # encoder, query segmentation at N = 0 and 5, and the co-attention
         # alone (the 5 gated summaries of Eq. 7-9).
@@ -175,11 +182,14 @@ def part2(args):
         frame0 = best["encoder"] + best["segment N=0"]
         frame5 = best["encoder"] + best["segment N=5"]
         results.append((stride, per_frame, best))
+        exact = per_frame[5, 1] / per_frame[0, 1]
         print(f"mobilenetv2 OS{stride} 480x854, features {h}x{w}:\n"
-              f"  end to end (segmenter, 6 frames): N=0 {per_frame[0]:.3f} s/frame, "
-              f"N=5 {per_frame[5]:.3f} s/frame, N=5 / N=0 = {per_frame[5] / per_frame[0]:.2f}x "
-              f"(target < 1.5x)\n"
-              f"  parts: encoder {best['encoder']:.3f} s, segment N=0 {best['segment N=0']:.3f} s, "
+              f"  end to end (segmenter, 6 frames): N=0 {per_frame[0, 1]:.3f} s/frame, "
+              f"N=5 {per_frame[5, 1]:.3f} s/frame, N=5 / N=0 = {exact:.2f}x exact (target < 1.5x)")
+        for pool in pools[1:]:
+            print(f"  N=5 with --reference-pool {pool} (references {-(-h // pool)}x{-(-w // pool)}): "
+                  f"{per_frame[5, pool]:.3f} s/frame, N=5 / N=0 = {per_frame[5, pool] / per_frame[0, 1]:.2f}x")
+        print(f"  parts: encoder {best['encoder']:.3f} s, segment N=0 {best['segment N=0']:.3f} s, "
               f"segment N=5 {best['segment N=5']:.3f} s, of which co-attention "
               f"{best['co-attention N=5']:.3f} s\n"
               f"  from the parts: N=5 / N=0 = {frame5 / frame0:.2f}x; co-attention = "

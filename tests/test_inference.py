@@ -297,3 +297,41 @@ def test_bad_arguments_are_rejected(model):
     ]:
         with pytest.raises(ValueError, match=match):
             VideoSegmenter(model, **kwargs)
+
+
+# ------------------------------------------------ encoded videos, pooled references
+@pytest.mark.parametrize("refs, sampling, fusion, pool", [
+    (2, "local", "attention", 1), (3, "random", "prediction", 1), (2, "uniform", "attention", 2),
+])
+def test_segment_encoded_equals_segment(model, refs, sampling, fusion, pool):
+    video = _video(7)
+    segmenter = VideoSegmenter(model, refs, sampling, fusion, input_size=(32, 48), reference_pool=pool)
+    encoded = segmenter.encode_video(video)
+    assert encoded.features.shape[0] == 7 and encoded.frame_size == (40, 56)
+    np.testing.assert_allclose(segmenter.segment_encoded(encoded), segmenter.segment(video), atol=1e-5)
+
+
+def test_reference_pool_attends_to_pooled_reference_features(model):
+    video = _video(4)
+    segmenter = VideoSegmenter(model, 3, "uniform", input_size=(64, 64), reference_pool=2)
+    probabilities = segmenter.segment(video)
+    features = model.encode(tf.cast(tf.image.resize(video.astype("float32"), (64, 64)), tf.float32))
+    assert features.shape[1:3] == (4, 4)
+    for query, references in enumerate(segmenter.reference_plan(4)):
+        pooled = tf.nn.avg_pool2d(tf.gather(features, references), 2, 2, "SAME")[None]  # [1, 3, 2, 2, C]
+        expected = model.segment(features[query : query + 1], pooled, output_size=(64, 64))
+        expected = tf.image.resize(expected, (40, 56))[0, :, :, 0]
+        np.testing.assert_allclose(probabilities[query], expected, atol=1e-5)
+    exact = VideoSegmenter(model, 3, "uniform", input_size=(64, 64)).segment(video)
+    assert not np.allclose(exact, probabilities, atol=1e-6)  # pooling does change the result
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, True])
+def test_reference_pool_must_be_a_positive_integer(model, value):
+    with pytest.raises(ValueError, match="reference_pool must be an integer >= 1"):
+        VideoSegmenter(model, 2, reference_pool=value)
+
+
+def test_encode_video_rejects_an_empty_video(model):
+    with pytest.raises(ValueError, match="no frames"):
+        VideoSegmenter(model).encode_video(np.zeros((0, 8, 8, 3), np.uint8))

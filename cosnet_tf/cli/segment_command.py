@@ -48,6 +48,9 @@ def add_segment_parser(sub):
     p.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
                    help="size the model sees (default: the model's inference size, else the frame size)")
     p.add_argument("--batch-size", type=int, default=4, help="frames per backbone call (default 4)")
+    p.add_argument("--reference-pool", type=int, default=1, metavar="K",
+                   help="average-pool reference features KxK before co-attention: about K^2 times less "
+                   "co-attention work on large frames, an approximation of Eq. 6-7 (default 1: exact)")
     p.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > T (0.5)")
     p.add_argument("--crf", action="store_true", help="refine each frame with a dense CRF (pydensecrf2)")
     defaults = DenseCRF()
@@ -165,6 +168,7 @@ def run_segment(args):
         threshold=args.threshold,
         seed=args.seed,
         crf_workers=args.crf_workers,
+        reference_pool=args.reference_pool,
     )
     if not args.quiet:
         print(f"model loaded in {time.perf_counter() - started:.1f} s; "

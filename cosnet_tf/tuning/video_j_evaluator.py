@@ -29,6 +29,7 @@ class VideoJEvaluator:
             ``inference_size`` (the size it was trained at).
         batch_size: frames per backbone call.
         seed: seed of the ``"random"`` sampling.
+        reference_pool: the segmenter's reference pooling (1: exact Eq. 6-7).
 
     Calling it with a model returns ``{metric: J}``: one ``J_N{n}_{fusion}_{sampling}``
     per setting, ``video_J`` (the default setting's J, the search objective)
@@ -49,13 +50,14 @@ class VideoJEvaluator:
     (['J_N0_attention_uniform', 'J_N2_attention_local'], True)
     """
 
-    def __init__(self, dataset, grid=None, input_size=None, batch_size=4, seed=0):
+    def __init__(self, dataset, grid=None, input_size=None, batch_size=4, seed=0, reference_pool=1):
         from cosnet_tf.data import load_rgb_image
 
         self.grid = grid or EvaluationGrid()
         self.input_size = input_size
         self.batch_size = batch_size
         self.seed = seed
+        self.reference_pool = reference_pool
         self.sequences = []
         for sequence in dataset:
             if len(sequence) < 3:
@@ -85,6 +87,7 @@ class VideoJEvaluator:
         return VideoSegmenter(
             model, num_references=refs, sampling=sampling, fusion=fusion,
             input_size=self.input_size, batch_size=self.batch_size, seed=self.seed,
+            reference_pool=self.reference_pool,
         )
 
     def per_sequence(self, model):
@@ -96,10 +99,14 @@ class VideoJEvaluator:
             encoded = encoder.encode_video(frames)
             for setting in settings:
                 probabilities = self.segmenter(model, *setting).segment_encoded(encoded)
-                # DAVIS-2016: the first and the last frame are not scored.
-                values = [region_similarity(p > 0.5, m) for p, m in zip(probabilities[1:-1], masks[1:-1])]
-                scores[setting_metric(*setting)][name] = float(np.mean(values))
+                scores[setting_metric(*setting)][name] = self.sequence_j(probabilities, masks)
         return scores
+
+    @staticmethod
+    def sequence_j(probabilities, masks, threshold=0.5):
+        """Mean J of one sequence (DAVIS-2016: the first and the last frame are not scored)."""
+        pairs = zip(probabilities[1:-1], masks[1:-1])
+        return float(np.mean([region_similarity(p > threshold, m) for p, m in pairs]))
 
     def __call__(self, model):
         started = time.perf_counter()
