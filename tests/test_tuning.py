@@ -317,3 +317,36 @@ def test_search_writes_the_ablation_report(tiny_search):
     assert "| Vanilla co-attention (Eq. 3) |" in report and "| w/o co-attention (DeepLabv3 baseline) |" in report
     assert "| Co-attention | N = 0 | N = 1 | N = 2 |" in report
     assert (tiny_search["project"] / "report" / "j_vs_n.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuner", ["hyperband", "bayesian"])
+def test_hyperband_and_bayesian_searches_over_ranges(tmp_path, tuner):
+    """Continuous ranges (learning rate, lambda of Eq. 12) with the tuners meant for them."""
+    from cosnet_tf.tuning import run_search
+
+    values = tiny_search_config(tmp_path, tuner=tuner, max_trials=2)
+    values["space"] = {"coattention": ["symmetric"],
+                       "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
+                       "orthogonality_weight": {"min": 1e-5, "max": 1e-3, "sampling": "log"}}
+    values["train"]["steps"] = 6  # Hyperband: at most 3 epochs of 2 steps
+    report, paths = run_search(TuneConfig.from_dict(values), verbose=0)
+    completed = report.completed
+    assert len(completed) >= 2
+    rates = {t["hyperparameters"]["learning_rate"] for t in completed}
+    assert len(rates) >= 2 and all(1e-3 <= r <= 1e-1 for r in rates)
+    assert all(0.0 <= t["metrics"]["video_J"] <= 1.0 for t in completed)
+    if tuner == "hyperband":  # later rounds continue earlier trials' models for more epochs
+        assert max(t["metrics"]["steps"] for t in completed) > min(t["metrics"]["steps"] for t in completed)
+    assert os.path.exists(paths["markdown"])
+
+
+def test_tune_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
+    from cosnet_tf.cli.main import main
+
+    assert main(["tune", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+    values = tiny_search_config(tmp_path)
+    values["space"] = {"refs": [0, 5]}
+    assert main(["tune", "--config", str(write_toml(tmp_path / "bad.toml", values))]) == 2
+    assert "test-time axes" in capsys.readouterr().err

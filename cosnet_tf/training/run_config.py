@@ -6,6 +6,17 @@ import tomllib
 from typing import Optional
 
 
+def read_config_file(path):
+    """The settings of a `.toml` or `.json` file as a dict; errors name the file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Config file not found: {path}")
+    with open(path, "rb") as f:
+        try:
+            return tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"Cannot parse config file {path}: {error}") from error
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything `cosnet train` needs. Paths are resolved against the working directory.
@@ -64,13 +75,7 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path, **overrides):
         """Reads a `.toml` or `.json` file; keyword arguments override its values."""
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Config file not found: {path}")
-        with open(path, "rb") as f:
-            try:
-                values = tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
-            except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-                raise ValueError(f"Cannot parse config file {path}: {error}") from error
+        values = read_config_file(path)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

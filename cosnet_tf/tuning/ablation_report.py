@@ -161,9 +161,13 @@ class AblationReport:
         return "\n".join(lines)
 
     def trials_table(self):
-        """Markdown: every trial, its hyperparameters, status, video J, steps and training time."""
+        """Markdown: every trial, its hyperparameters, status, video J, steps and fit time.
+
+        The fit time is the wall time of the trial's ``fit`` in the run that
+        finished it: training plus the held-out scoring (``eval_seconds``).
+        """
         names = sorted({k for t in self.trials for k in t["hyperparameters"] if not k.startswith("tuner/")})
-        lines = ["| trial | " + " | ".join(names) + " | status | video J | steps | train s |",
+        lines = ["| trial | " + " | ".join(names) + " | status | video J | steps | fit s |",
                  "|---" * (len(names) + 5) + "|"]
         for trial in self.trials:
             hp = trial["hyperparameters"]
@@ -227,7 +231,7 @@ class AblationReport:
         axes.set_xlabel("reference frames N at test time")
         axes.set_ylabel("mean J")
         axes.set_xticks(refs)
-        axes.set_title(f"COSNet: J against N ({self.title})")
+        axes.set_title(f"COSNet: mean J against N\n{self.title}", fontsize=10)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8)
         figure.tight_layout()

@@ -46,6 +46,16 @@ def _declare(hp, name, spec):
     return hp.Choice(name, values, ordered=name != "coattention")
 
 
+def check_space(space):
+    """The space as a dict, or a ValueError naming an axis that is not a training axis."""
+    space = dict(space or {})
+    unknown = sorted(set(space) - set(TRAINING_AXES))
+    if unknown:
+        raise ValueError(f"space: unknown axis {unknown}; the training axes are {sorted(TRAINING_AXES)} "
+                         "(N, fusion and sampling are test-time axes: set them under [evaluation])")
+    return space
+
+
 def _trial_dir(callbacks):
     """The tuner's folder of this trial, from the checkpoint callback it passes to `fit`.
 
@@ -103,11 +113,7 @@ class COSNetHyperModel(keras_tuner.HyperModel):
 
     def __init__(self, base_config, space=None, grid=None, eval_every=None, evaluator=None, **kwargs):
         super().__init__(**kwargs)
-        space = dict(space or {})
-        unknown = sorted(set(space) - set(TRAINING_AXES))
-        if unknown:
-            raise ValueError(f"space: unknown axis {unknown}; the training axes are {sorted(TRAINING_AXES)} "
-                             "(N, fusion and sampling are test-time axes: set them under [evaluation])")
+        space = check_space(space)
         self.base_config = base_config
         self.space = space
         self.grid = grid or EvaluationGrid()
@@ -190,6 +196,7 @@ class COSNetHyperModel(keras_tuner.HyperModel):
         results = scorer.results
         if results is None:  # resumed after the last epoch: nothing left to train
             results = self.evaluator(model)
+        # train_seconds: this run's fit, held-out scoring included (a resumed trial: since the resume).
         results = dict(results, steps=int(model.optimizer.iterations.numpy()),
                        train_seconds=time.perf_counter() - started)
         if trial_dir:

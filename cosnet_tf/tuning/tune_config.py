@@ -1,11 +1,10 @@
 """The settings of a `cosnet tune` search, composed from named parts (a TOML/JSON file)."""
 import dataclasses
-import json
 import os
-import tomllib
 from typing import Optional
 
-from cosnet_tf.training.run_config import TrainConfig
+from cosnet_tf.training.run_config import TrainConfig, read_config_file
+from cosnet_tf.tuning.cosnet_hypermodel import check_space
 from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
@@ -61,6 +60,7 @@ class TuneConfig:
             raise ValueError(f"a {self.tuner} search needs max_trials")
         if self.max_trials is not None and int(self.max_trials) < 1:
             raise ValueError(f"max_trials must be >= 1, got {self.max_trials}")
+        self.space = check_space(self.space)
         if self.tuner == "grid":
             ranges = [name for name, spec in self.space.items() if isinstance(spec, dict) and "step" not in spec]
             if ranges:
@@ -97,13 +97,7 @@ class TuneConfig:
     @classmethod
     def from_file(cls, path, **overrides):
         """Reads a ``.toml`` or ``.json`` file; keyword arguments (top-level settings) override it."""
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Config file not found: {path}")
-        with open(path, "rb") as f:
-            try:
-                values = tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
-            except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-                raise ValueError(f"Cannot parse config file {path}: {error}") from error
+        values = read_config_file(path)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_dict(values, where=str(path))
 
