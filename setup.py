@@ -22,7 +22,7 @@ setup(
         "av>=12",  # PyAV: video files in and overlay videos out
         "grpcio>=1.60",  # cosnet serve / cosnet predict
         "tensorflow-serving-api>=2.16,<2.22",  # PredictionService protos (same minor as tensorflow)
-        "keras-tuner>=1.4",  # cosnet tune: ablation and hyperparameter searches
+        "keras-tuner[bayesian]>=1.4",  # cosnet tune (the extra brings scipy, for Bayesian optimisation)
     ],
     extras_require={
         "dev": ["pytest>=7"],
