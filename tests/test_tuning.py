@@ -3,7 +3,6 @@ import json
 import os
 
 import keras_tuner
-import numpy as np
 import pytest
 
 from cosnet_tf.data import DavisDataset, SyntheticVideoGenerator

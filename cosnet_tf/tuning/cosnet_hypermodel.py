@@ -10,7 +10,7 @@ import keras_tuner
 from cosnet_tf.data import DavisDataset
 from cosnet_tf.training.callbacks import NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.run import build_datasets, build_trainer
-from cosnet_tf.tuning.evaluation_grid import OBJECTIVE, EvaluationGrid
+from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
 from cosnet_tf.tuning.video_j_callback import VideoJCallback
 from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
 from cosnet_tf.utils.atomic import atomic_write_bytes

@@ -1,7 +1,6 @@
 """Which test-time settings (N, fusion, sampling) each trained model is scored with."""
 import dataclasses
 import numbers
-from typing import Optional
 
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES
 from cosnet_tf.inference.video_segmenter import FUSIONS
@@ -111,7 +110,7 @@ class EvaluationGrid:
             return 0, self.default["fusion"], self.default["sampling"]
         return int(refs), fusion, sampling
 
-    def metric(self, refs, fusion=None, sampling=None) -> Optional[str]:
+    def metric(self, refs, fusion=None, sampling=None) -> str:
         """The metric name holding J of a setting (defaults fill what is not given)."""
         setting = self.canonical((refs, fusion or self.default["fusion"], sampling or self.default["sampling"]))
         return setting_metric(*setting)
