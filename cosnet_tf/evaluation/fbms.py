@@ -63,6 +63,31 @@ def frame_weighted_mean(scores_list: Sequence[dict], measure: str) -> float:
     return nanmean(value for scores in scores_list for value in scores[measure])
 
 
+def score_sparse_sequences(gt_root: Path, pred_dir: Path, names, measures, bound_th, workers):
+    """Scores and rows of the named sequences of a sparse protocol (FBMS, YouTube-Objects).
+
+    Returns:
+        ``(all_scores, rows)``: each sequence's per-frame scores and its
+        ``ResultRow`` with the mean of every measure over its annotated frames.
+    """
+    tasks = [(gt_root / name, pred_dir / name, measures, bound_th) for name in names]
+    all_scores = run_tasks(score_sparse_sequence, tasks, workers)
+    rows = [
+        ResultRow(name, "sequence", len(scores["frames"]), {f"{m}_mean": nanmean(scores[m]) for m in measures})
+        for name, scores in zip(names, all_scores)
+    ]
+    return all_scores, rows
+
+
+def group_row(name: str, kind: str, rows, all_scores, measures, average: str) -> ResultRow:
+    """One row over several sequences: the mean of their rows, or of all their frames."""
+    if average == "sequences":
+        values = {f"{m}_mean": nanmean(row.values[f"{m}_mean"] for row in rows) for m in measures}
+    else:
+        values = {f"{m}_mean": frame_weighted_mean(all_scores, m) for m in measures}
+    return ResultRow(name, kind, sum(row.num_frames for row in rows), values)
+
+
 def evaluate_fbms(
     pred_dir,
     gt_root,
@@ -108,17 +133,7 @@ def evaluate_fbms(
     available = sorted(p.name for p in gt_root.iterdir() if p.is_dir() and not p.name.startswith("."))
     names = select_sequences(available, sequences, gt_root)
     pred_dir = check_prediction_dir(pred_dir)
-    tasks = [(gt_root / name, pred_dir / name, measures, bound_th) for name in names]
-    all_scores = run_tasks(score_sparse_sequence, tasks, workers)
-
+    all_scores, rows = score_sparse_sequences(gt_root, pred_dir, names, measures, bound_th, workers)
     metric_names = tuple(f"{m}_mean" for m in measures)
-    rows = [
-        ResultRow(name, "sequence", len(scores["frames"]), {f"{m}_mean": nanmean(scores[m]) for m in measures})
-        for name, scores in zip(names, all_scores)
-    ]
-    if average == "sequences":
-        overall_values = {metric: nanmean(row.values[metric] for row in rows) for metric in metric_names}
-    else:
-        overall_values = {f"{m}_mean": frame_weighted_mean(all_scores, m) for m in measures}
-    overall = ResultRow("overall", "overall", sum(row.num_frames for row in rows), overall_values)
+    overall = group_row("overall", "overall", rows, all_scores, measures, average)
     return EvaluationResult("fbms", metric_names, tuple(rows), overall, (), dict(zip(names, all_scores)))

@@ -34,15 +34,14 @@ from cosnet_tf.evaluation._protocol_utils import (
     check_prediction_dir,
     nanmean,
     read_sequence_list,
-    run_tasks,
 )
 from cosnet_tf.evaluation.boundary_measure import DEFAULT_BOUND_TH
 from cosnet_tf.evaluation.evaluation_result import EvaluationResult
 from cosnet_tf.evaluation.fbms import (
     SPARSE_MEASURES,
     check_average,
-    frame_weighted_mean,
-    score_sparse_sequence,
+    group_row,
+    score_sparse_sequences,
 )
 from cosnet_tf.evaluation.result_row import ResultRow
 
@@ -126,26 +125,16 @@ def evaluate_youtube_objects(
         raise FileNotFoundError(f"YouTube-Objects ground-truth folder not found: {gt_root}")
     names = _select(_available_sequences(gt_root), sequences, gt_root)
     pred_dir = check_prediction_dir(pred_dir)
-    tasks = [(gt_root / name, pred_dir / name, measures, bound_th) for name in names]
-    all_scores = run_tasks(score_sparse_sequence, tasks, workers)
-
+    all_scores, rows = score_sparse_sequences(gt_root, pred_dir, names, measures, bound_th, workers)
     metric_names = tuple(f"{m}_mean" for m in measures)
-    rows = [
-        ResultRow(name, "sequence", len(scores["frames"]), {f"{m}_mean": nanmean(scores[m]) for m in measures})
-        for name, scores in zip(names, all_scores)
-    ]
     categories: dict[str, list[int]] = {}
     for index, name in enumerate(names):
         categories.setdefault(name.split("/", 1)[0], []).append(index)
-    category_rows = []
-    for category, indices in categories.items():
-        if average == "sequences":
-            values = {metric: nanmean(rows[i].values[metric] for i in indices) for metric in metric_names}
-        else:
-            values = {f"{m}_mean": frame_weighted_mean([all_scores[i] for i in indices], m) for m in measures}
-        category_rows.append(
-            ResultRow(category, "category", sum(rows[i].num_frames for i in indices), values)
-        )
+    category_rows = [
+        group_row(category, "category", [rows[i] for i in indices], [all_scores[i] for i in indices],
+                  measures, average)
+        for category, indices in categories.items()
+    ]
     overall = ResultRow(
         "overall",
         "overall",
