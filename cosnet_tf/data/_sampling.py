@@ -1,10 +1,13 @@
-"""Shared helpers of the training pipelines: seeded index and seed streams."""
+"""Shared helpers of the training pipelines: seeded index and seed streams, sample loading."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import tensorflow as tf
+
+from cosnet_tf.data.augmentation import augment_frame_and_mask, resize_frame_and_mask
+from cosnet_tf.data.decoding import tf_load_frame_and_mask
 
 # Offsets that decorrelate the streams derived from one user seed.
 _SHUFFLE_STREAM = 0
@@ -66,3 +69,11 @@ def check_image_size(image_size) -> tuple[int, int]:
     if height <= 0 or width <= 0:
         raise ValueError(f"image_size must be positive, got {image_size!r}")
     return height, width
+
+
+def load_sample(frame_path: tf.Tensor, mask_path: tf.Tensor, image_size, augmentation, seed: tf.Tensor):
+    """Decodes one frame (or still image) and its mask; augments them, or only resizes (``augmentation=None``)."""
+    frame, mask = tf_load_frame_and_mask(frame_path, mask_path)
+    if augmentation is None:
+        return resize_frame_and_mask(frame, mask, image_size)
+    return augment_frame_and_mask(frame, mask, image_size, augmentation, seed)

@@ -44,10 +44,8 @@ from typing import Iterable, Optional, Sequence, Union
 import tensorflow as tf
 
 from cosnet_tf.data import _sampling
-from cosnet_tf.data.augmentation import (DEFAULT_AUGMENTATION, AugmentationConfig,
-                                         augment_frame_and_mask, resize_frame_and_mask)
+from cosnet_tf.data.augmentation import DEFAULT_AUGMENTATION, AugmentationConfig
 from cosnet_tf.data.davis import DavisDataset, VideoSequence
-from cosnet_tf.data.decoding import tf_load_frame_and_mask
 
 def _frame_tables(sequences: Sequence[VideoSequence]):
     """Flat per-frame lookup tables: paths and the owning video's span."""
@@ -129,11 +127,8 @@ def make_frame_pair_dataset(
 
         outputs = {}
         for suffix, index, frame_seed in (("a", index_a, seed_a), ("b", index_b, seed_b)):
-            frame, mask = tf_load_frame_and_mask(frame_paths[index], mask_paths[index])
-            if augmentation is None:
-                frame, mask = resize_frame_and_mask(frame, mask, image_size)
-            else:
-                frame, mask = augment_frame_and_mask(frame, mask, image_size, augmentation, frame_seed)
+            frame, mask = _sampling.load_sample(
+                frame_paths[index], mask_paths[index], image_size, augmentation, frame_seed)
             outputs["frame_" + suffix] = frame
             outputs["mask_" + suffix] = mask
         return ({"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]},

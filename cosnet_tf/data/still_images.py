@@ -29,9 +29,7 @@ from typing import Optional, Sequence
 import tensorflow as tf
 
 from cosnet_tf.data import _sampling
-from cosnet_tf.data.augmentation import (DEFAULT_AUGMENTATION, AugmentationConfig,
-                                         augment_frame_and_mask, resize_frame_and_mask)
-from cosnet_tf.data.decoding import tf_load_frame_and_mask
+from cosnet_tf.data.augmentation import DEFAULT_AUGMENTATION, AugmentationConfig
 from cosnet_tf.data.saliency import SaliencyDataset
 
 
@@ -68,10 +66,8 @@ def make_saliency_dataset(
     mask_paths = tf.constant(dataset.mask_paths)
 
     def load(index: tf.Tensor, element_seed: tf.Tensor):
-        image, mask = tf_load_frame_and_mask(image_paths[index], mask_paths[index])
-        if augmentation is None:
-            return resize_frame_and_mask(image, mask, image_size)
-        return augment_frame_and_mask(image, mask, image_size, augmentation, element_seed)
+        return _sampling.load_sample(image_paths[index], mask_paths[index], image_size, augmentation,
+                                     element_seed)
 
     indices = _sampling.shuffled_indices_with_seeds(len(dataset), seed, shuffle)
     batches = indices.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
