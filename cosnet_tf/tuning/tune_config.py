@@ -10,6 +10,13 @@ from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
 TUNERS = ("grid", "random", "bayesian", "hyperband")
 
 
+def _reject_unknown(values, dataclass, where, what):
+    known = {f.name for f in dataclasses.fields(dataclass)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown {what} {unknown}; known: {sorted(known)}")
+
+
 @dataclasses.dataclass
 class TuneConfig:
     """A search: which tuner, over which space, trained how, scored how.
@@ -74,24 +81,15 @@ class TuneConfig:
     @classmethod
     def from_dict(cls, values, where="config"):
         values = dict(values)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+        _reject_unknown(values, cls, where, "setting(s)")
         if "train" not in values:
             raise ValueError(f"{where}: a [train] table is required (the TrainConfig of every trial)")
         train = dict(values.pop("train"))
-        train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(train) - train_fields)
-        if unknown:
-            raise ValueError(f"{where}: unknown [train] setting(s) {unknown}; known: {sorted(train_fields)}")
+        _reject_unknown(train, TrainConfig, where, "[train] setting(s)")
         if train.get("coattention") == "none":
             train["coattention"] = None
         grid = values.pop("evaluation", {})
-        grid_fields = {f.name for f in dataclasses.fields(EvaluationGrid)}
-        unknown = sorted(set(grid) - grid_fields)
-        if unknown:
-            raise ValueError(f"{where}: unknown [evaluation] setting(s) {unknown}; known: {sorted(grid_fields)}")
+        _reject_unknown(grid, EvaluationGrid, where, "[evaluation] setting(s)")
         return cls(train=TrainConfig(**train), evaluation=EvaluationGrid(**grid), **values)
 
     @classmethod
