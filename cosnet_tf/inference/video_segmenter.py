@@ -228,18 +228,9 @@ class VideoSegmenter:
         count = 0 if references is None else int(references.shape[1])
         resize = tuple(model_size) != tuple(frame_size)
         fusion = self.fusion
-        pool = self.reference_pool if count else 1
 
         def build(model):
             def segment(query, references, model_size, frame_size):
-                if pool > 1:
-                    shape = tf.shape(references)
-                    pooled = tf.nn.avg_pool2d(
-                        tf.reshape(references, tf.concat([[-1], shape[2:]], 0)), pool, pool, "SAME"
-                    )
-                    references = tf.reshape(
-                        pooled, tf.concat([shape[:2], tf.shape(pooled)[1:]], 0)
-                    )
                 probability = model().segment(query, references, output_size=model_size, fusion=fusion)
                 if resize:
                     probability = tf.image.resize(probability, frame_size, method="bilinear")
@@ -248,10 +239,18 @@ class VideoSegmenter:
             return segment
 
         # N is part of the key: the model needs it statically (one summary per reference).
-        function = self._graph(("segment", fusion, count, resize, pool), build)
+        function = self._graph(("segment", fusion, count, resize), build)
         return function(
             query, references, tf.constant(model_size, tf.int32), tf.constant(frame_size, tf.int32)
         )
+
+    def _stack_references(self, reference_maps):
+        """[N, h, w, C] reference features -> [1, N, h', w', C], pooled K x K once per reference set."""
+        import tensorflow as tf
+
+        if self.reference_pool > 1:
+            reference_maps = tf.nn.avg_pool2d(reference_maps, self.reference_pool, self.reference_pool, "SAME")
+        return reference_maps[None]
 
     def warm_up(self, frame_size):
         """Traces and runs the model's graphs once for frames of ``frame_size`` (H, W).
@@ -270,7 +269,7 @@ class VideoSegmenter:
             self._encode(frames[:1], model_size)
         references = None
         if self.num_references:
-            references = tf.stack([features[0]] * self.num_references)[None]
+            references = self._stack_references(tf.stack([features[0]] * self.num_references))
         self._segment(features[:1], references, model_size, frame_size)
 
     # --------------------------------------------------------------- planning
@@ -369,7 +368,7 @@ class VideoSegmenter:
                     # Global sets give the same tuple for almost every query:
                     # stack once, reuse.
                     stacked_key = key
-                    stacked = tf.stack([features[index] for index in references])[None]
+                    stacked = self._stack_references(tf.stack([features[index] for index in references]))
                 probability = self._segment(features[query][None], stacked, model_size, frame_size)
             else:
                 probability = self._segment(features[query][None], None, model_size, frame_size)
@@ -473,7 +472,7 @@ class VideoSegmenter:
         for query, references in enumerate(self.reference_plan(int(features.shape[0]))):
             if references and tuple(references) != stacked_key:
                 stacked_key = tuple(references)
-                stacked = tf.gather(features, list(references))[None]
+                stacked = self._stack_references(tf.gather(features, list(references)))
             probability = self._segment(
                 features[query : query + 1], stacked if references else None, model_size, frame_size
             )
