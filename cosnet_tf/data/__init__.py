@@ -19,7 +19,9 @@ Decoding: :func:`load_rgb_image`, :func:`load_binary_mask`,
 file (inside ``tf.data`` it surfaces as ``tf.errors.InvalidArgumentError``
 with the same message).
 
-Synthetic data: :class:`SyntheticVideoGenerator`, :class:`SyntheticSequence`.
+Synthetic data: :class:`SyntheticVideoGenerator` (look-alike distractors that come and go),
+:class:`RecurrenceVideoGenerator` (the recurrence benchmark: distractors as salient as the
+primary object, with a new look in every frame), :class:`SyntheticSequence`.
 
 Example:
     >>> import tempfile
@@ -52,6 +54,7 @@ from cosnet_tf.data.frame_pairs import make_frame_pair_dataset
 from cosnet_tf.data.saliency import SaliencyDataset
 from cosnet_tf.data.sequence_frames import make_sequence_frame_dataset
 from cosnet_tf.data.still_images import make_saliency_dataset
+from cosnet_tf.data.recurrence import ObjectLook, RecurrenceVideoGenerator
 from cosnet_tf.data.synthetic import SyntheticSequence, SyntheticVideoGenerator
 
 __all__ = [
@@ -59,6 +62,8 @@ __all__ = [
     "DEFAULT_AUGMENTATION",
     "DataFileError",
     "DavisDataset",
+    "ObjectLook",
+    "RecurrenceVideoGenerator",
     "SaliencyDataset",
     "SyntheticSequence",
     "SyntheticVideoGenerator",
