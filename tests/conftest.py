@@ -41,11 +41,30 @@ def tiny_backbone(output_stride=16, channels=16):
     )
 
 
-def tiny_cosnet(coattention="vanilla", **kwargs):
+def give_summary_weights(model, seed=5, scale=0.1):
+    """Random weights on the heads' summary inputs, as a trained model has.
+
+    A new COSNet starts them at zero (its predictions ignore the references
+    until training moves them); tests of Eq. 13 and of fusion need the summary
+    to matter.
+    """
+    channels = model.feature_channels
+    for head in (model.head_a, model.head_b):
+        layer = head.convs[0] if head.convs else head.classifier
+        kernel = layer.kernel.numpy()
+        kernel[:, :, :channels] = np.random.default_rng(seed).normal(0, scale, kernel[:, :, :channels].shape)
+        layer.kernel.assign(kernel)
+    return model
+
+
+def tiny_cosnet(coattention="vanilla", summary_weights=True, **kwargs):
     from cosnet_tf import COSNet
 
     kwargs.setdefault("head_filters", 16)
-    return COSNet(tiny_backbone(), coattention=coattention, **kwargs)
+    model = COSNet(tiny_backbone(), coattention=coattention, **kwargs)
+    if coattention is not None and summary_weights:
+        give_summary_weights(model)
+    return model
 
 
 def random_frames(batch, height, width, seed=0):

@@ -192,3 +192,45 @@ def test_shape_errors_are_clear(features):
     gate(v_a)
     with pytest.raises(ValueError, match="built for 8 channels"):
         gate(v_a[..., :4])
+
+
+@pytest.mark.parametrize("cls", [VanillaCoAttention, SymmetricCoAttention, ChannelCoAttention])
+def test_cosine_affinity_is_centred_unit_similarity_times_a_learned_scale(cls, features):
+    v_a, v_b = features
+    layer = cls(cosine=True, initial_temperature=7.0)
+    layer.build(v_a.shape, v_b.shape)
+    assert any("log_temperature" in w.path for w in layer.trainable_weights)
+    np.testing.assert_allclose(float(layer.temperature), 7.0, rtol=1e-6)
+
+    def unit(v):
+        c = v - v.mean(axis=(1, 2), keepdims=True)
+        return c / (np.linalg.norm(c, axis=-1, keepdims=True) + 1e-6)
+
+    expected = 7.0 * np.asarray(layer.affinity(unit(v_a), unit(v_b)))
+    np.testing.assert_allclose(layer.attention_logits(v_a, v_b), expected, rtol=1e-4, atol=1e-4)
+    attention = np.asarray(layer.attention(v_a, v_b))
+    np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+    # The similarity ignores each position's scale and a vector shared by every position
+    # (ASPP's image-pooling branch) ...
+    shift = np.random.default_rng(3).normal(0, 5, (1, 1, 1, 8)).astype("float32")
+    np.testing.assert_allclose(layer.attention(3.0 * v_a + shift, v_b), attention, atol=1e-4)
+    # ... while the summaries still average the raw features (Eq. 7).
+    z_a, _ = layer(v_a, v_b)
+    flat_b = v_b.reshape(2, -1, 8)
+    np.testing.assert_allclose(z_a, (attention @ flat_b).reshape(v_a.shape), atol=1e-5)
+
+
+def test_cosine_round_trips_and_default_is_the_authors_affinity(features):
+    v_a, v_b = features
+    layer = VanillaCoAttention(cosine=True, initial_temperature=12.0)
+    config = layer.get_config()
+    assert config["cosine"] is True and config["initial_temperature"] == 12.0
+    assert VanillaCoAttention.from_config(config).get_config() == config
+    plain = VanillaCoAttention()
+    plain.build(v_a.shape, v_b.shape)
+    assert plain.temperature is None
+    np.testing.assert_allclose(plain.attention_logits(v_a, v_b), plain.affinity(v_a, v_b))
+    # W starts as the identity: the affinity starts as plain feature correlation (Eq. 2-3, P = D = I).
+    np.testing.assert_allclose(plain.kernel.numpy(), np.eye(8))
+    with pytest.raises(ValueError, match="initial_temperature"):
+        VanillaCoAttention(cosine=True, initial_temperature=0.0)

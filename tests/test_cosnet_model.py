@@ -40,6 +40,28 @@ def test_gradients_reach_every_trainable_weight(variant):
         assert len(model.losses) == 1
 
 
+@pytest.mark.parametrize("variant", ["vanilla", "channel"])
+def test_summary_enters_the_heads_at_zero(variant):
+    model = tiny_cosnet(variant, summary_weights=False)
+    channels = model.feature_channels
+    for head in (model.head_a, model.head_b):
+        kernel = head.convs[0].kernel.numpy()
+        assert not kernel[:, :, :channels].any() and kernel[:, :, channels:].any()
+    # A new model predicts from V alone: references change nothing yet ...
+    frames = random_frames(3, 48, 48, 2)
+    features = model.encode(frames)
+    alone = model.segment(features[:1], None, output_size=(48, 48))
+    with_refs = model.segment(features[:1], features[None, 1:], output_size=(48, 48))
+    np.testing.assert_allclose(alone, with_refs, atol=1e-6)
+    # ... and one gradient step gives the summary weights values, so the co-attention learns from then on.
+    masks = (np.random.default_rng(0).uniform(size=(2, 48, 48, 1)) > 0.6).astype("float32")
+    with tf.GradientTape() as tape:
+        out = model({"frame_a": frames[:2], "frame_b": frames[1:]}, training=True)
+        loss = WeightedBinaryCrossentropy()(masks, out["pred_a"])
+    grad = tape.gradient(loss, model.head_a.convs[0].kernel)
+    assert np.any(grad.numpy()[:, :, :channels])
+
+
 @pytest.mark.parametrize("variant", ["vanilla", "symmetric", "channel"])
 def test_cached_prediction_fusion_equals_pairwise_siamese(variant):
     model = tiny_cosnet(variant)

@@ -1,5 +1,6 @@
 """The shared part of every COSNet co-attention variant (Eq. 1, 6, 7)."""
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -7,6 +8,12 @@ def _flatten_positions(features):
     """[B, H, W, C] -> [B, H*W, C]: the paper's V in R^{C x WH}, transposed."""
     shape = ops.shape(features)
     return ops.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
+
+
+def _normalize(features):
+    """Centred over each frame's positions, then unit length at each position."""
+    centred = features - ops.mean(features, axis=(1, 2), keepdims=True)
+    return centred / (ops.norm(centred, axis=-1, keepdims=True) + 1e-6)
 
 
 class CoAttention(keras.layers.Layer):
@@ -28,11 +35,29 @@ class CoAttention(keras.layers.Layer):
 
     `summarize_query(v_a, v_b)` computes only `Z_a`, which is all a query frame
     needs at test time (Eq. 13) and saves half of the softmax and summary work.
+
+    Args:
+        cosine: compute the affinity on normalised features and multiply it
+            by a learned scale (`temperature`), instead of on the raw
+            features. Each frame's features are centred (the mean over its
+            positions removed: ASPP's image-pooling branch adds the same
+            vector at every position, which carries no "where") and each
+            position's feature is scaled to unit length, so the affinity is
+            a bounded similarity whose sharpness is learned. The summaries
+            (Eq. 7) still average the raw features. Off reproduces the
+            authors' network exactly. Why it exists: docs/coattention.md
+            (raw DeepLab features give a softmax saturated on arbitrary
+            positions and vanishing gradients to W).
+        initial_temperature: the starting scale of the cosine affinity.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, cosine=False, initial_temperature=10.0, **kwargs):
         super().__init__(**kwargs)
+        if initial_temperature <= 0:
+            raise ValueError(f"`initial_temperature` must be > 0, got {initial_temperature}.")
         self.channels = None
+        self.cosine = bool(cosine)
+        self.initial_temperature = float(initial_temperature)
 
     def _check_shapes(self, a_shape, b_shape):
         for name, shape in (("v_a", a_shape), ("v_b", b_shape)):
@@ -62,7 +87,19 @@ class CoAttention(keras.layers.Layer):
         self._check_shapes(v_a_shape, v_b_shape)
         self.channels = int(v_a_shape[-1])
         self.build_weights(self.channels)
+        if self.cosine:
+            # Learned in log space: the scale stays positive and its steps are relative.
+            self.log_temperature = self.add_weight(
+                name="log_temperature",
+                shape=(),
+                initializer=keras.initializers.Constant(float(np.log(self.initial_temperature))),
+            )
         self.built = True
+
+    @property
+    def temperature(self):
+        """The learned scale of the cosine affinity (None without `cosine`)."""
+        return ops.exp(self.log_temperature) if self.cosine else None
 
     def build_weights(self, channels):
         """Creates the variant's weights for `channels`-dimensional features."""
@@ -73,9 +110,22 @@ class CoAttention(keras.layers.Layer):
             f"{self.__class__.__name__} must implement `affinity` (Eq. 1, 4 or 5)."
         )
 
+    def attention_logits(self, v_a, v_b):
+        """The affinity the softmax of Eq. 6 reads: `affinity`, or its cosine form."""
+        if not self.cosine:
+            return self.affinity(v_a, v_b)
+        return self.temperature * self.affinity(_normalize(v_a), _normalize(v_b))
+
+    def attention(self, v_a, v_b):
+        """S^c of Eq. 6: [B, H_a*W_a, H_b*W_b], each row a distribution over b's positions."""
+        self._check_shapes(v_a.shape, v_b.shape)
+        if not self.built:
+            self.build(v_a.shape, v_b.shape)
+        return ops.softmax(self.attention_logits(v_a, v_b), axis=-1)
+
     def call(self, v_a, v_b):
         self._check_shapes(v_a.shape, v_b.shape)
-        a = self.affinity(v_a, v_b)
+        a = self.attention_logits(v_a, v_b)
         flat_a = _flatten_positions(v_a)
         flat_b = _flatten_positions(v_b)
         # Eq. 6-7: S^c normalises over b's positions for each position of a,
@@ -87,11 +137,13 @@ class CoAttention(keras.layers.Layer):
     def summarize_query(self, v_a, v_b):
         """Only `Z_a` (Eq. 7) for query features `v_a` and reference `v_b`."""
         self._check_shapes(v_a.shape, v_b.shape)
-        if not self.built:
-            self.build(v_a.shape, v_b.shape)
-        a = self.affinity(v_a, v_b)
-        z_a = ops.matmul(ops.softmax(a, axis=-1), _flatten_positions(v_b))
+        z_a = ops.matmul(self.attention(v_a, v_b), _flatten_positions(v_b))
         return ops.reshape(z_a, ops.shape(v_a))
 
     def compute_output_shape(self, v_a_shape, v_b_shape):
         return tuple(v_a_shape), tuple(v_b_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(cosine=self.cosine, initial_temperature=self.initial_temperature)
+        return config

@@ -14,8 +14,14 @@ class VanillaCoAttention(CoAttention):
     `linear_e.weight` (a bias-free linear map applied to the features of a).
 
     Args:
-        kernel_initializer: initializer of W. The authors' code uses PyTorch's
-            default for `nn.Linear`; Glorot-uniform is of the same scale.
+        kernel_initializer: initializer of W. The default, the identity, starts
+            the affinity as plain feature correlation (Eq. 2-3 with P = D = I),
+            the same start as the symmetric variant's orthogonal P and unit D.
+            A random W (the authors' PyTorch default for `nn.Linear`, of
+            Glorot scale) starts it as a random bilinear form: the softmax
+            then picks arbitrary positions and, with raw features, is too
+            saturated for W to learn (docs/coattention.md).
+        **kwargs: `CoAttention` arguments (`cosine`, `initial_temperature`).
 
     Example:
 
@@ -28,7 +34,7 @@ class VanillaCoAttention(CoAttention):
     ((2, 6, 8, 16), (2, 5, 7, 16))
     """
 
-    def __init__(self, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, kernel_initializer="identity", **kwargs):
         super().__init__(**kwargs)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 

@@ -1,5 +1,6 @@
 """COSNet: the co-attention Siamese network (Section 3.2)."""
 import keras
+import numpy as np
 from keras import ops
 
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
@@ -10,6 +11,23 @@ FUSIONS = ("attention", "prediction")
 def _frame_size(frames):
     shape = ops.shape(frames)
     return shape[1], shape[2]
+
+
+def _zero_summary_inputs(head, channels):
+    """Starts a head's weights on the summary half of X = [Z, V] (Eq. 10) at zero.
+
+    A new model then predicts from V alone, as its pretrained backbone does,
+    and the summary enters only as its weights grow along the loss gradient.
+    With random weights there, an untrained summary is noise at the head's
+    input; the fastest way down the loss is then to shut the gate (Eq. 8),
+    which also shuts the gradient to the co-attention, and it never reopens
+    (docs/coattention.md measures this).
+    """
+    first = head.convs[0] if head.convs else head.classifier
+    kernel = first.kernel
+    mask = np.ones(tuple(kernel.shape), dtype=kernel.dtype)
+    mask[:, :, :channels, :] = 0.0
+    kernel.assign(kernel * mask)
 
 
 @keras.saving.register_keras_serializable(package="cosnet_tf")
@@ -141,6 +159,8 @@ class COSNet(keras.Model):
         if self.coattention is not None:
             self.coattention.build(features, features)
             self.gate.build(features)
+            for head in (self.head_a, self.head_b):
+                _zero_summary_inputs(head, c)
         self.built = True
 
     # ------------------------------------------------------------------ parts

@@ -92,7 +92,11 @@ def build_preset(preset, cls=None, backbone_config=None, backbone_weights=None, 
         return keras.saving.load_model(preset)
     backbone_cls, bb_config, model_config = preset_config(preset)
     bb_config.update(backbone_config or {})
+    coattention_config = model_config.get("coattention_config", {})
+    coattention_config.update(model_overrides.pop("coattention_config", None) or {})
     model_config.update(model_overrides)
+    if coattention_config:
+        model_config["coattention_config"] = coattention_config
     backbone = backbone_cls(name="backbone", **bb_config)
     if backbone_weights is not None:
         if backbone_cls is MobileNetV2DeepLabV3Backbone:
