@@ -512,3 +512,26 @@ def test_real_davis_dev_data():
     first = next(iter(make_sequence_frame_dataset(videos[0], image_size=(64, 64))))
     height, width = (int(v) for v in first["original_size"][0])
     assert first["mask"].shape == (1, height, width, 1)
+
+
+def test_pair_frames_share_one_colour_jitter_that_changes_across_pairs(tmp_path):
+    # A one-frame video pairs its frame with itself; with the geometry fixed, only the colour
+    # jitter can tell the two frames of a pair apart.
+    root = tmp_path / "one"
+    rng = np.random.default_rng(0)
+    write_video(root, "one", [rng.integers(40, 200, (32, 32, 3), dtype=np.uint8)],
+                [np.zeros((32, 32), bool)])
+    config = AugmentationConfig(scale_range=(1.0, 1.0), horizontal_flip=False,
+                                brightness_delta=0.2, hue_delta=0.05)
+    shared = make_frame_pair_dataset(DavisDataset(root), image_size=(32, 32), batch_size=1,
+                                      augmentation=config, seed=3)
+    firsts = []
+    for _ in range(4):
+        inputs, _ = next(iter(shared))
+        np.testing.assert_allclose(inputs["frame_a"], inputs["frame_b"], atol=1e-3)
+        firsts.append(inputs["frame_a"].numpy())
+    assert np.abs(firsts[0] - firsts[1]).max() > 1.0  # a new jitter for every pair (epoch)
+    separate = make_frame_pair_dataset(DavisDataset(root), image_size=(32, 32), batch_size=1,
+                                       augmentation=config, seed=3, shared_pair_colour=False)
+    inputs, _ = next(iter(separate))
+    assert np.abs(inputs["frame_a"].numpy() - inputs["frame_b"].numpy()).max() > 1.0

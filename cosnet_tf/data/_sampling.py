@@ -71,9 +71,10 @@ def check_image_size(image_size) -> tuple[int, int]:
     return height, width
 
 
-def load_sample(frame_path: tf.Tensor, mask_path: tf.Tensor, image_size, augmentation, seed: tf.Tensor):
+def load_sample(frame_path: tf.Tensor, mask_path: tf.Tensor, image_size, augmentation, seed: tf.Tensor,
+                colour_seed: Optional[tf.Tensor] = None):
     """Decodes one frame (or still image) and its mask; augments them, or only resizes (``augmentation=None``)."""
     frame, mask = tf_load_frame_and_mask(frame_path, mask_path)
     if augmentation is None:
         return resize_frame_and_mask(frame, mask, image_size)
-    return augment_frame_and_mask(frame, mask, image_size, augmentation, seed)
+    return augment_frame_and_mask(frame, mask, image_size, augmentation, seed, colour_seed)

@@ -204,6 +204,7 @@ def augment_frame_and_mask(
     image_size: Sequence[int],
     config: AugmentationConfig,
     seed: tf.Tensor,
+    colour_seed: Optional[tf.Tensor] = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Apply the same random geometry to a frame and its mask.
 
@@ -214,13 +215,18 @@ def augment_frame_and_mask(
         config: augmentation parameters.
         seed: ``int32``/``int64`` tensor of shape ``[2]``; equal seeds give
             equal results.
+        colour_seed: seed of the colour jitter alone, when it must be shared
+            with another frame (the frames of a training pair); default:
+            derived from ``seed``.
 
     Returns:
         ``(frame, mask)``: ``float32 [H, W, 3]`` in 0..255 and
         ``float32 [H, W, 1]`` in {0, 1}.
     """
     seed = tf.convert_to_tensor(seed)
-    geometry_seed, colour_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    geometry_seed, own_colour_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    if colour_seed is None:
+        colour_seed = own_colour_seed
     shape = tf.shape(frame)
     box = _crop_box(shape[0], shape[1], image_size, config, geometry_seed)
     boxes = box[tf.newaxis]

@@ -21,8 +21,12 @@ which is the ``(inputs, targets)`` form that ``keras.Model.fit`` accepts for a
 model with inputs named ``frame_a``/``frame_b`` and outputs named
 ``mask_a``/``mask_b``.  The model is responsible for mean/std normalisation.
 
-Each frame of a pair receives its own random augmentation (see
-:mod:`cosnet_tf.data.augmentation`); frame and mask of one frame share it.
+Each frame of a pair receives its own random geometry (scale, crop, flip; see
+:mod:`cosnet_tf.data.augmentation`); frame and mask of one frame share it. The colour
+jitter is drawn once per pair and applied to both frames (``shared_pair_colour``, the
+default): it still differs from pair to pair, but an object keeps its look between the two
+frames. Jitter drawn per frame changes the primary object's colour between the frames of a
+pair, which is the very cue co-attention learns to match (docs/coattention.md).
 
 Example:
     >>> import tempfile
@@ -80,6 +84,7 @@ def make_frame_pair_dataset(
     drop_remainder: bool = True,
     num_parallel_calls: Optional[int] = tf.data.AUTOTUNE,
     prefetch_buffer_size: Optional[int] = tf.data.AUTOTUNE,
+    shared_pair_colour: bool = True,
 ) -> tf.data.Dataset:
     """Build the batched, prefetched ``tf.data`` pipeline of frame pairs.
 
@@ -99,6 +104,8 @@ def make_frame_pair_dataset(
             dimension static.
         num_parallel_calls: parallelism of decoding and augmentation.
         prefetch_buffer_size: batches to prefetch; ``None`` or 0 disables.
+        shared_pair_colour: one colour jitter for both frames of a pair
+            (True) or one per frame (False, as this package did before).
 
     Returns:
         A finite dataset of one epoch (``num_frames // batch_size`` batches
@@ -114,8 +121,9 @@ def make_frame_pair_dataset(
     num_frames = int(frame_paths.shape[0])
 
     def load_pair(index_a: tf.Tensor, element_seed: tf.Tensor):
-        partner_seed, seed_a, seed_b = tf.unstack(
-            tf.random.experimental.stateless_split(element_seed, num=3))
+        partner_seed, seed_a, seed_b, pair_colour_seed = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, num=4))
+        colour_seed = pair_colour_seed if shared_pair_colour else None
         start = video_starts[index_a]
         length = video_lengths[index_a]
         # Uniform over the other length-1 frames: step 1..length-1 ahead,
@@ -128,7 +136,7 @@ def make_frame_pair_dataset(
         outputs = {}
         for suffix, index, frame_seed in (("a", index_a, seed_a), ("b", index_b, seed_b)):
             frame, mask = _sampling.load_sample(
-                frame_paths[index], mask_paths[index], image_size, augmentation, frame_seed)
+                frame_paths[index], mask_paths[index], image_size, augmentation, frame_seed, colour_seed)
             outputs["frame_" + suffix] = frame
             outputs["mask_" + suffix] = mask
         return ({"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]},
