@@ -47,3 +47,22 @@ def test_orthogonality_penalty(weight):
     np.testing.assert_allclose(float(orthogonality_penalty(p, weight)), expected, rtol=1e-5)
     q, _ = np.linalg.qr(p)
     assert float(orthogonality_penalty(q.astype("float32"), weight)) < 1e-5 * max(weight, 1)
+
+
+def test_class_balance_knob_spans_eq_11_to_plain_cross_entropy():
+    from cosnet_tf.losses import WeightedBinaryCrossentropy
+
+    rng = np.random.default_rng(0)
+    y_true = (rng.uniform(size=(2, 8, 8, 1)) > 0.8).astype("float32")
+    y_pred = rng.uniform(0.05, 0.95, size=(2, 8, 8, 1)).astype("float32")
+    eta = y_true.mean()
+    ce_fg = -y_true * np.log(y_pred)
+    ce_bg = -(1 - y_true) * np.log(1 - y_pred)
+    for balance in (1.0, 0.5, 0.0):
+        e = balance * eta + 0.5 * (1 - balance)
+        expected = ((1 - e) * ce_fg + e * ce_bg).mean(axis=(1, 2, 3))
+        loss = WeightedBinaryCrossentropy(balance=balance, reduction=None)(y_true, y_pred)
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert WeightedBinaryCrossentropy(balance=0.25).get_config()["balance"] == 0.25
+    with pytest.raises(ValueError, match="balance"):
+        WeightedBinaryCrossentropy(balance=1.5)

@@ -186,3 +186,41 @@ def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
     model.train_on_batch(x, y)  # the dropout path traces and runs
     with pytest.raises(ValueError, match="summary_dropout"):
         COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
+
+
+def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
+    from cosnet_tf.training.run import train
+
+    root = tmp_path / "data"
+    config = TrainConfig(
+        run_dir=str(tmp_path / "run"), davis_root=str(root), preset="mobilenetv2", coattention="vanilla",
+        coattention_config={"cosine": True}, backbone_config=TINY_BACKBONE, image_size=(48, 48),
+        batch_size=2, steps=4, checkpoint_every=2, val_batches=1, class_balance=0.0,
+        video_eval_refs=[0, 2], verbose=0,
+        benchmark={"generator": "recurrence", "num_sequences": 3, "num_val_sequences": 1,
+                   "num_frames": 4, "image_size": [48, 48], "seed": 1},
+    )
+    result = train(config)
+    assert sorted(p.name for p in (root / "JPEGImages" / "480p").iterdir()) == [
+        "recurrence-000", "recurrence-001", "recurrence-002"]
+    assert not (tmp_path / "data.partial").exists()
+    scores = json.loads((tmp_path / "run" / "video_j.json").read_text())
+    assert set(scores) == {"J_N0", "J_N2"} and all(0.0 <= v <= 1.0 for v in scores.values())
+    assert result["video_J"] == scores
+    model = keras.saving.load_model(tmp_path / "run" / "final.keras")
+    assert model.coattention.cosine
+    # Data already there is never rewritten (a user's own DAVIS root is safe).
+    stamp = (root / "ImageSets" / "480p" / "train.txt").stat().st_mtime_ns
+    train(config)
+    assert (root / "ImageSets" / "480p" / "train.txt").stat().st_mtime_ns == stamp
+
+
+def test_class_balance_and_none_reach_the_trainer(tmp_path):
+    from cosnet_tf.training.run import build_trainer
+
+    config = TrainConfig(davis_root="x", coattention="none", backbone_config=TINY_BACKBONE, class_balance=0.25)
+    trainer = build_trainer(config)
+    assert trainer.coattention is None and trainer.pixel_loss.balance == 0.25
+    assert trainer.get_config()["class_balance"] == 0.25
+    with pytest.raises(ValueError, match="benchmark.generator"):
+        TrainConfig(davis_root="x", benchmark={"generator": "davis"})

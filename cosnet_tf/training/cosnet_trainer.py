@@ -46,6 +46,8 @@ class COSNetTrainer(COSNet):
             attention summaries zeroed, i.e. as the N = 0 frame-by-frame case
             that `segment` runs without references. 0 (the default) trains
             exactly as the paper; a small value makes N = 0 a trained mode.
+        class_balance: the `balance` of Eq. 11's loss (`WeightedBinaryCrossentropy`):
+            1 is the paper's class-balanced loss, 0 plain cross-entropy.
         freeze_backbone_batch_norm: run the backbone's batch norms in inference
             mode while training (their scale and shift are still learned).
             Batch statistics of 2-4 frames are noise; DeepLab freezes them too.
@@ -57,10 +59,13 @@ class COSNetTrainer(COSNet):
         *args,
         head_lr_multiplier=10.0,
         summary_dropout=0.0,
+        class_balance=1.0,
         freeze_backbone_batch_norm=True,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.pixel_loss = WeightedBinaryCrossentropy(balance=class_balance)
+        self.class_balance = float(class_balance)
         if not 0.0 <= summary_dropout < 1.0:
             raise ValueError(f"`summary_dropout` must be in [0, 1), got {summary_dropout}.")
         self.head_lr_multiplier = float(head_lr_multiplier)
@@ -202,6 +207,7 @@ class COSNetTrainer(COSNet):
         config.update(
             head_lr_multiplier=self.head_lr_multiplier,
             summary_dropout=self.summary_dropout,
+            class_balance=self.class_balance,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,
         )
         return config

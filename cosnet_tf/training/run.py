@@ -65,8 +65,10 @@ def build_datasets(config, epoch_offset=0):
 
 def build_trainer(config):
     model_config = dict(coattention=config.coattention)
+    if config.coattention is not None:
+        model_config["coattention_config"] = dict(config.coattention_config)
     if config.coattention == "symmetric":
-        model_config["coattention_config"] = {"orthogonality_weight": config.orthogonality_weight}
+        model_config["coattention_config"].setdefault("orthogonality_weight", config.orthogonality_weight)
     trainer = build_preset(
         config.preset,
         cls=COSNetTrainer,
@@ -74,6 +76,7 @@ def build_trainer(config):
         backbone_weights=config.backbone_weights,
         head_lr_multiplier=config.head_lr_multiplier,
         summary_dropout=config.summary_dropout,
+        class_balance=config.class_balance,
         freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
         inference_size=config.image_size,
         **model_config,
@@ -81,12 +84,48 @@ def build_trainer(config):
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.learning_rate, decay_steps=config.steps, end_learning_rate=0.0, power=config.decay_power
     )
-    trainer.compile(
-        optimizer=keras.optimizers.SGD(
-            schedule, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    )
+    if config.optimizer == "adamw":
+        # Adam normalises each weight's step by its gradient's running scale: weights whose
+        # gradients are small (W of Eq. 1 and the heads' summary inputs early on) move at
+        # the learning rate like all others. That also makes the 10x head multiplier (a
+        # gradient scale) a no-op, and every part trains at `learning_rate`.
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum, weight_decay=config.weight_decay)
+    trainer.compile(optimizer=optimizer)
     return trainer
+
+
+def write_benchmark(config):
+    """Writes `config.benchmark` (a synthetic DAVIS-layout set) to `davis_root` unless data is there."""
+    if config.benchmark is None or os.path.isdir(os.path.join(config.davis_root, "JPEGImages")):
+        return False
+    from cosnet_tf.data import RecurrenceVideoGenerator, SyntheticVideoGenerator
+
+    settings = dict(config.benchmark)
+    generator = settings.pop("generator", "recurrence")
+    cls = RecurrenceVideoGenerator if generator == "recurrence" else SyntheticVideoGenerator
+    if "image_size" in settings:
+        settings["image_size"] = tuple(settings["image_size"])
+    # Written beside the target and renamed: an interrupted write never passes for data.
+    partial = config.davis_root.rstrip("/\\") + ".partial"
+    cls(**settings).write_davis(partial)
+    os.replace(partial, config.davis_root)
+    return True
+
+
+def evaluate_videos(model, config):
+    """Held-out J at each N of `config.video_eval_refs` (DAVIS-2016 protocol, `cosnet segment`'s loop)."""
+    from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
+    from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
+
+    refs = config.video_eval_refs if model.coattention is not None else [0]
+    grid = EvaluationGrid(
+        refs=refs, fusions=["attention"], samplings=["uniform"],
+        default={"refs": refs[-1], "fusion": "attention", "sampling": "uniform"},
+    )
+    scores = VideoJEvaluator(_davis(config, config.val_sequences, config.val_split), grid)(model)
+    return {f"J_N{n}": scores[f"J_N{n}_attention_uniform"] for n in refs}
 
 
 def train(config):
@@ -102,6 +141,8 @@ def train(config):
     Returns:
         A dict: the final step, the last logs, paths, and a NaN message if any.
     """
+    if write_benchmark(config) and config.verbose:
+        print(f"wrote the {config.benchmark.get('generator', 'recurrence')} benchmark to {config.davis_root}")
     os.makedirs(config.run_dir, exist_ok=True)
     atomic_write_bytes(
         os.path.join(config.run_dir, "config.json"), json.dumps(config.to_dict(), indent=2).encode()
@@ -137,10 +178,20 @@ def train(config):
             verbose=config.verbose,
         )
     final_path = os.path.join(config.run_dir, "final.keras")
+    video_j = None
     if nan_guard.message is None:
+        model = trainer.to_inference_model()
         with atomic_output_path(final_path) as tmp:
-            trainer.to_inference_model().save(tmp)
+            model.save(tmp)
+        if config.video_eval_refs and (config.val_sequences or config.val_split):
+            video_j = evaluate_videos(model, config)
+            atomic_write_bytes(
+                os.path.join(config.run_dir, "video_j.json"), json.dumps(video_j, indent=2).encode()
+            )
+            if config.verbose:
+                print("held-out J: " + ", ".join(f"{k} {v:.3f}" for k, v in video_j.items()))
     return {
+        "video_J": video_j,
         "step": int(trainer.optimizer.iterations.numpy()),
         "logs": {k: v[-1] for k, v in history.history.items()} if history else {},
         "final": final_path if nan_guard.message is None else None,

@@ -36,6 +36,7 @@ class TrainConfig:
     saliency_masks: Optional[str] = None
     preset: str = "mobilenetv2"
     coattention: Optional[str] = "vanilla"
+    coattention_config: dict = dataclasses.field(default_factory=dict)  # e.g. {cosine = true}
     backbone_weights: Optional[str] = None
     backbone_config: dict = dataclasses.field(default_factory=dict)
     image_size: tuple = (320, 320)
@@ -44,19 +45,39 @@ class TrainConfig:
     checkpoint_every: int = 100
     val_batches: Optional[int] = None  # None: one pass over the validation pairs
     learning_rate: float = 2.5e-4
+    optimizer: str = "sgd"  # "sgd" (the paper's, with momentum) or "adamw"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     decay_power: float = 0.9
     head_lr_multiplier: float = 10.0
     summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
+    class_balance: float = 1.0  # 1: Eq. 11's class-balanced loss; 0: plain cross-entropy
     orthogonality_weight: float = 1e-4
     video_steps: int = 2
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
     seed: int = 0
     verbose: int = 1
+    # A synthetic benchmark written to davis_root when that folder holds no data yet:
+    # {generator = "recurrence" | "synthetic", plus the generator's arguments}.
+    benchmark: Optional[dict] = None
+    # After training: held-out J of the final model, segmenting the validation videos as
+    # `cosnet segment` does, at each of these reference counts N (run_dir/video_j.json).
+    video_eval_refs: Optional[list] = None
 
     def __post_init__(self):
+        if self.coattention == "none":
+            self.coattention = None
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}.")
+        if self.benchmark is not None:
+            generator = self.benchmark.get("generator", "recurrence")
+            if generator not in ("recurrence", "synthetic"):
+                raise ValueError(f"benchmark.generator must be 'recurrence' or 'synthetic', got {generator!r}.")
+        if self.video_eval_refs is not None:
+            self.video_eval_refs = [int(n) for n in self.video_eval_refs]
+            if any(n < 0 for n in self.video_eval_refs):
+                raise ValueError(f"video_eval_refs must be >= 0, got {self.video_eval_refs}.")
         self.image_size = tuple(int(v) for v in self.image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {self.image_size}.")
