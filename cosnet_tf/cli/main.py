@@ -62,6 +62,10 @@ def build_parser():
     add_segment_parser(sub)
     add_evaluate_parser(sub)
 
+    from cosnet_tf.cli.explain_command import add_explain_parser
+
+    add_explain_parser(sub)
+
     from cosnet_tf.cli.export_command import add_export_parser
     from cosnet_tf.cli.predict_command import add_predict_parser
     from cosnet_tf.cli.serve_command import add_serve_parser

@@ -8,6 +8,8 @@
 * Frame sources, decoded lazily with errors naming the file:
   :class:`ArrayFrameSource`, :class:`ImageFrameSource` (folders, path lists,
   DAVIS roots), :class:`VideoFileFrameSource` (PyAV); :func:`open_frame_source`.
+* :func:`explain_frame` / :func:`render_explanation_sheet` -- one frame's masks with
+  and without references, gate confidence and attention maps (``cosnet explain``).
 * :class:`MaskWriter` -- writes masks, probability maps and overlays, each
   file atomically.
 
@@ -25,6 +27,7 @@ Example:
 [0, 1, 2, 3]
 """
 from cosnet_tf.inference.array_frame_source import ArrayFrameSource
+from cosnet_tf.inference.explanation import FrameExplanation, explain_frame, render_explanation_sheet
 from cosnet_tf.inference.frame_source import FrameSource, open_frame_source
 from cosnet_tf.inference.image_frame_source import IMAGE_EXTENSIONS, ImageFrameSource
 from cosnet_tf.inference.mask_writer import MaskWriter
@@ -40,6 +43,7 @@ __all__ = [
     "ArrayFrameSource",
     "EncodedVideo",
     "FUSIONS",
+    "FrameExplanation",
     "FrameSource",
     "IMAGE_EXTENSIONS",
     "ImageFrameSource",
@@ -47,7 +51,9 @@ __all__ = [
     "SAMPLING_STRATEGIES",
     "VideoFileFrameSource",
     "VideoSegmenter",
+    "explain_frame",
     "open_frame_source",
     "reference_schedule",
+    "render_explanation_sheet",
     "select_reference_indices",
 ]
