@@ -234,3 +234,27 @@ def test_cosine_round_trips_and_default_is_the_authors_affinity(features):
     np.testing.assert_allclose(plain.kernel.numpy(), np.eye(8))
     with pytest.raises(ValueError, match="initial_temperature"):
         VanillaCoAttention(cosine=True, initial_temperature=0.0)
+
+
+def test_no_match_slot_shrinks_the_summary_of_positions_that_recur_nowhere():
+    rng = np.random.default_rng(0)
+    v_b = rng.normal(0, 1, (1, 3, 3, 64)).astype("float32")
+    # Row 0 of a recurs in b; row 1 is new (random 64-d vectors are nearly orthogonal to b's).
+    v_a = np.concatenate([v_b[:, :1], rng.normal(0, 1, (1, 1, 3, 64)).astype("float32")], axis=1)
+    layer = VanillaCoAttention(cosine=True, initial_temperature=30.0, no_match=True, initial_match_threshold=0.5)
+    attention = np.asarray(layer.attention(v_a, v_b))[0].reshape(2, 3, 9)
+    logits = np.asarray(layer.attention_logits(v_a, v_b))[0]
+    null = 30.0 * 0.5
+    expected = np.exp(logits) / (np.exp(logits).sum(-1, keepdims=True) + np.exp(null))
+    np.testing.assert_allclose(attention.reshape(6, 9), expected, rtol=1e-4, atol=1e-6)
+    recurring, absent = attention[0].sum(-1), attention[1].sum(-1)
+    assert (recurring > 0.9).all() and (absent < 0.1).all()
+    z_a, _ = layer(v_a, v_b)
+    norms = np.linalg.norm(np.asarray(z_a), axis=-1)[0]
+    assert norms[1].max() < 0.2 * norms[0].min()
+    assert any("match_threshold" in w.path for w in layer.trainable_weights)
+    config = layer.get_config()
+    assert config["no_match"] is True
+    assert VanillaCoAttention.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="cosine"):
+        VanillaCoAttention(no_match=True)

@@ -50,7 +50,9 @@ class FrameExplanation:
         query_points: int [P, 2], (row, column) in frame pixels.
         attention: float [P, N, h', w']: for each query point, its softmax
             over each reference's positions (S^c of Eq. 6); every
-            [p, n] map sums to 1.
+            [p, n] map sums to 1, or to 1 - no_match[p, n] when the
+            co-attention has a "no match" slot (`no_match=True`).
+        no_match: float [P, N], the share of that slot (zeros without it).
         feature_size: (h, w) of the query's features.
     """
 
@@ -63,6 +65,7 @@ class FrameExplanation:
     gate_confidence: np.ndarray
     query_points: np.ndarray
     attention: np.ndarray
+    no_match: np.ndarray
     feature_size: tuple
 
 
@@ -170,6 +173,7 @@ def explain_frame(
         gate_confidence=np.stack(gates),
         query_points=points,
         attention=maps,
+        no_match=np.clip(1.0 - maps.sum(axis=(2, 3)), 0.0, 1.0),
         feature_size=(h, w),
     )
 
@@ -233,8 +237,9 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
             ax.scatter([(peak[1] + 0.5) * width / heat.shape[1] - 0.5],
                        [(peak[0] + 0.5) * height / heat.shape[0] - 0.5],
                        s=40, marker="x", c=_POINT_COLOURS[p % 6])
-            ax.set_title(f"point {p + 1} -> ref {e.reference_indices[r]} (max {heat.max():.2f})",
-                         fontsize=8, color="black")
+            label = f"point {p + 1} -> ref {e.reference_indices[r]} (max {heat.max():.2f}"
+            label += f", no match {e.no_match[p, r]:.2f})" if e.no_match[p, r] > 1e-3 else ")"
+            ax.set_title(label, fontsize=8, color="black")
     figure.suptitle(title or f"co-attention of frame {e.frame_index}", fontsize=11)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -49,15 +49,29 @@ class CoAttention(keras.layers.Layer):
             (raw DeepLab features give a softmax saturated on arbitrary
             positions and vanishing gradients to W).
         initial_temperature: the starting scale of the cosine affinity.
+        no_match: add a "no match" slot to the softmax of Eq. 6 (cosine only),
+            with the learned logit `temperature * match_threshold`. A
+            position whose best similarity in the other frame stays below
+            the threshold puts its weight there, and its summary shrinks
+            towards zero, so |Z| says whether a position recurs. Without
+            it, the softmax always spreads a full unit of weight, and a
+            position that matches nothing still gets a summary as large as
+            one that does.
+        initial_match_threshold: starting similarity threshold of `no_match`.
     """
 
-    def __init__(self, cosine=False, initial_temperature=10.0, **kwargs):
+    def __init__(self, cosine=False, initial_temperature=10.0, no_match=False,
+                 initial_match_threshold=0.5, **kwargs):
         super().__init__(**kwargs)
         if initial_temperature <= 0:
             raise ValueError(f"`initial_temperature` must be > 0, got {initial_temperature}.")
         self.channels = None
         self.cosine = bool(cosine)
         self.initial_temperature = float(initial_temperature)
+        self.no_match = bool(no_match)
+        self.initial_match_threshold = float(initial_match_threshold)
+        if self.no_match and not self.cosine:
+            raise ValueError("`no_match` needs `cosine=True` (a threshold on a bounded similarity).")
 
     def _check_shapes(self, a_shape, b_shape):
         for name, shape in (("v_a", a_shape), ("v_b", b_shape)):
@@ -94,6 +108,12 @@ class CoAttention(keras.layers.Layer):
                 shape=(),
                 initializer=keras.initializers.Constant(float(np.log(self.initial_temperature))),
             )
+        if self.no_match:
+            self.match_threshold = self.add_weight(
+                name="match_threshold",
+                shape=(),
+                initializer=keras.initializers.Constant(self.initial_match_threshold),
+            )
         self.built = True
 
     @property
@@ -116,12 +136,20 @@ class CoAttention(keras.layers.Layer):
             return self.affinity(v_a, v_b)
         return self.temperature * self.affinity(_normalize(v_a), _normalize(v_b))
 
+    def _softmax(self, logits):
+        """Eq. 6 over the last axis; with `no_match`, the "no match" slot's share is dropped."""
+        if not self.no_match:
+            return ops.softmax(logits, axis=-1)
+        null = ops.ones_like(logits[..., :1]) * (self.temperature * self.match_threshold)
+        return ops.softmax(ops.concatenate([logits, null], axis=-1), axis=-1)[..., :-1]
+
     def attention(self, v_a, v_b):
-        """S^c of Eq. 6: [B, H_a*W_a, H_b*W_b], each row a distribution over b's positions."""
+        """S^c of Eq. 6: [B, H_a*W_a, H_b*W_b]; each row a distribution over b's positions
+        (summing to less than 1 with `no_match`: the rest is the "no match" share)."""
         self._check_shapes(v_a.shape, v_b.shape)
         if not self.built:
             self.build(v_a.shape, v_b.shape)
-        return ops.softmax(self.attention_logits(v_a, v_b), axis=-1)
+        return self._softmax(self.attention_logits(v_a, v_b))
 
     def call(self, v_a, v_b):
         self._check_shapes(v_a.shape, v_b.shape)
@@ -130,8 +158,8 @@ class CoAttention(keras.layers.Layer):
         flat_b = _flatten_positions(v_b)
         # Eq. 6-7: S^c normalises over b's positions for each position of a,
         # S^r over a's positions for each position of b.
-        z_a = ops.matmul(ops.softmax(a, axis=-1), flat_b)
-        z_b = ops.matmul(ops.softmax(ops.transpose(a, (0, 2, 1)), axis=-1), flat_a)
+        z_a = ops.matmul(self._softmax(a), flat_b)
+        z_b = ops.matmul(self._softmax(ops.transpose(a, (0, 2, 1))), flat_a)
         return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b))
 
     def summarize_query(self, v_a, v_b):
@@ -145,5 +173,10 @@ class CoAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(cosine=self.cosine, initial_temperature=self.initial_temperature)
+        config.update(
+            cosine=self.cosine,
+            initial_temperature=self.initial_temperature,
+            no_match=self.no_match,
+            initial_match_threshold=self.initial_match_threshold,
+        )
         return config
