@@ -16,6 +16,7 @@ setup(
         "numpy>=1.24",
         "pillow>=10",
         "h5py>=3.8",
+        "pyyaml>=6",  # the DAVIS benchmark's db_info.yml (T's excluded sequences)
         "tensorboard>=2.16",  # the TensorBoard callback of `cosnet train`
         "matplotlib>=3.7",  # evaluation plots
         "pydensecrf2>=1.1",  # dense CRF post-processing (the original pydensecrf no longer builds)

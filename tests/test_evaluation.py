@@ -484,3 +484,38 @@ def test_result_row_round_trip():
         row["F_mean"]
     with pytest.raises(ValueError, match="kind"):
         ResultRow("x", "frame", 1, {})
+
+
+def test_t_exclusions_come_from_db_info_yml(tmp_path):
+    from cosnet_tf.cli.main import main
+    from cosnet_tf.evaluation import read_db_info, t_exclusions
+
+    pred_dir, gt_root = make_davis(tmp_path)
+    included = evaluate(pred_dir, gt_root, "davis2016", ["alpha", "beta"])
+    assert not math.isnan(included.row("alpha")["T_mean"])  # no db_info.yml: every sequence has T
+    db_info = gt_root / "db_info.yml"
+    db_info.write_text(
+        "attributes: [OCC]\nsets: [training, test]\nsequences:\n"
+        "- attributes: [OCC]\n  name: alpha\n  num_frames: 5\n  set: test\n  eval_t: False\n"
+        "- attributes: []\n  name: beta\n  num_frames: 5\n  set: test\n  eval_t: True\n"
+    )
+    assert t_exclusions(db_info) == {"alpha"} and read_db_info(db_info)["beta"]["set"] == "test"
+    # Read from the ground-truth root by default, given as the root or as Annotations/480p ...
+    for root in (gt_root, gt_root / "Annotations" / "480p"):
+        excluded = evaluate(pred_dir, root, "davis2016", ["alpha", "beta"])
+        assert math.isnan(excluded.row("alpha")["T_mean"])
+        assert excluded.overall["T_mean"] == excluded.row("beta")["T_mean"]
+        assert excluded.row("alpha")["J_mean"] == included.row("alpha")["J_mean"]  # only T changes
+    # ... overridden by an explicit list (or none), or by another root's file (a dev root has none).
+    assert not math.isnan(evaluate(pred_dir, gt_root, "davis2016", t_exclude=()).row("alpha")["T_mean"])
+    elsewhere = tmp_path / "elsewhere.yml"
+    db_info.rename(elsewhere)
+    assert main(["evaluate", "--pred", str(pred_dir), "--gt", str(gt_root), "--protocol", "davis2016",
+                 "--db-info", str(elsewhere), "--out-dir", str(tmp_path / "scores")]) == 0
+    scores = json.loads((tmp_path / "scores" / "davis2016.json").read_text())
+    alpha_t = next(row for row in scores["sequences"] if row["name"] == "alpha")["values"]["T_mean"]
+    assert alpha_t is None or math.isnan(alpha_t)
+    broken = tmp_path / "broken.yml"
+    broken.write_text("sequences: [1, 2]\n")
+    with pytest.raises(ValueError, match="broken.yml"):
+        evaluate(pred_dir, gt_root, "davis2016", t_exclude=broken)

@@ -20,6 +20,8 @@ def add_evaluate_parser(sub):
     p.add_argument("--sequences", nargs="+",
                    help="sequence names, or one text file listing them (default: all of the ground truth)")
     p.add_argument("--out-dir", help="where the JSON, CSV and plot go (default: PRED)")
+    p.add_argument("--db-info", help="davis2016: the benchmark's db_info.yml, whose eval_t: False sequences "
+                   "get no T (default: GT/db_info.yml when it exists, else no exclusion)")
     p.add_argument("--workers", type=int, help="processes scoring sequences (default: the protocol's)")
     p.set_defaults(func=run_evaluate)
 
@@ -33,6 +35,10 @@ def run_evaluate(args):
     if sequences and len(sequences) == 1 and os.path.isfile(sequences[0]):
         sequences = sequences[0]  # a file of names; `evaluate` reads it
     options = {} if args.workers is None else {"workers": args.workers}
+    if args.db_info:
+        if args.protocol != "davis2016":
+            raise ValueError("--db-info applies to the davis2016 protocol only")
+        options["t_exclude"] = args.db_info
     result = evaluate(args.pred, args.gt, args.protocol, sequences=sequences, **options)
     print(result.format_table())
     out_dir = args.out_dir or args.pred

@@ -24,6 +24,7 @@ from cosnet_tf.evaluation.boundary_measure import (
     seg2bmap,
 )
 from cosnet_tf.evaluation.davis2016 import evaluate_davis2016
+from cosnet_tf.evaluation.db_info import read_db_info, t_exclusions
 from cosnet_tf.evaluation.evaluation_result import EvaluationResult
 from cosnet_tf.evaluation.fbms import evaluate_fbms
 from cosnet_tf.evaluation.mask_io import list_mask_frames, read_mask
@@ -53,6 +54,8 @@ __all__ = [
     "decay_score",
     "dilate_disk",
     "evaluate",
+    "read_db_info",
+    "t_exclusions",
     "evaluate_davis2016",
     "evaluate_fbms",
     "evaluate_youtube_objects",

@@ -24,11 +24,13 @@ Per sequence, as in the benchmark (``DAVISAnnotationLoader._eval`` +
 The overall row averages each score over the sequences (NaN-ignoring, so a
 sequence without T does not count for ``T_mean``), as the benchmark's table.
 The original benchmark computes T only on the sequences its ``db_info.yml``
-flags with ``eval_t`` (it leaves out sequences with heavy occlusion); pass
-those to exclude as ``t_exclude``.
+flags with ``eval_t`` (it leaves out sequences with heavy occlusion): that
+list is read from ``<gt_root>/db_info.yml`` when it is there, or given as
+``t_exclude`` (names or the file's path; ``cosnet evaluate --db-info``).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -41,6 +43,7 @@ from cosnet_tf.evaluation._protocol_utils import (
     select_sequences,
 )
 from cosnet_tf.evaluation.boundary_measure import DEFAULT_BOUND_TH
+from cosnet_tf.evaluation.db_info import find_db_info, t_exclusions
 from cosnet_tf.evaluation.evaluation_result import EvaluationResult
 from cosnet_tf.evaluation.mask_io import list_mask_frames
 from cosnet_tf.evaluation.result_row import ResultRow
@@ -104,7 +107,7 @@ def evaluate_davis2016(
     sequences=None,
     *,
     measures: Sequence[str] | None = None,
-    t_exclude: Iterable[str] = (),
+    t_exclude: Iterable[str] | str | os.PathLike | None = None,
     bound_th: float = DEFAULT_BOUND_TH,
     workers: int | None = 1,
 ) -> EvaluationResult:
@@ -117,7 +120,10 @@ def evaluate_davis2016(
             list of names, or a text file listing them (e.g. DAVIS
             ``ImageSets/2016/val.txt``).
         measures: subset of ``("J", "F", "T")``; default all three.
-        t_exclude: sequences for which T is not computed (NaN).
+        t_exclude: sequences for which T is not computed (NaN): names, or the
+            path of a DAVIS ``db_info.yml`` (its ``eval_t: False`` entries).
+            ``None`` (default) reads ``db_info.yml`` from ``gt_root`` when it
+            is there and excludes nothing otherwise; ``()`` excludes nothing.
         bound_th: tolerance of the boundary measure (fraction of the diagonal).
         workers: processes to evaluate sequences in parallel (``None``: all CPUs).
 
@@ -147,7 +153,10 @@ def evaluate_davis2016(
     annotation_dir = davis_annotation_dir(gt_root)
     available = sorted(p.name for p in annotation_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     names = select_sequences(available, sequences, annotation_dir)
-    excluded = set(t_exclude)
+    if t_exclude is None:
+        found = find_db_info(gt_root)
+        t_exclude = () if found is None else found
+    excluded = t_exclusions(t_exclude) if isinstance(t_exclude, (str, os.PathLike)) else set(t_exclude)
     pred_dir = check_prediction_dir(pred_dir)
     tasks = [
         (
