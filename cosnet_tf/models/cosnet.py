@@ -19,9 +19,10 @@ def _zero_summary_inputs(head, channels):
     A new model then predicts from V alone, as its pretrained backbone does,
     and the summary enters only as its weights grow along the loss gradient.
     With random weights there, an untrained summary is noise at the head's
-    input; the fastest way down the loss is then to shut the gate (Eq. 8),
-    which also shuts the gradient to the co-attention, and it never reopens
-    (docs/coattention.md measures this).
+    input, and the fastest way down the loss is to shut the gate (Eq. 8),
+    which also shuts the gradient to the co-attention: measured, gate 0.03
+    after 400 steps with a random start against 0.53 with this one
+    (docs/coattention.md; it can still shut later in training).
     """
     first = head.convs[0] if head.convs else head.classifier
     kernel = first.kernel

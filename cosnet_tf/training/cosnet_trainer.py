@@ -74,7 +74,6 @@ class COSNetTrainer(COSNet):
 
     def _create_extra_state(self):
         self.seed_generator = keras.random.SeedGenerator(0)
-        self.pixel_loss = WeightedBinaryCrossentropy()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.image_loss_tracker = keras.metrics.Mean(name="image_loss")
         self.video_loss_tracker = keras.metrics.Mean(name="video_loss")
