@@ -18,7 +18,7 @@ Example:
 >>> video = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
 >>> result = explain_frame(model, video, frame_index=2, num_references=3)
 >>> result.reference_indices, result.attention.shape       # [points, N, h', w']
-([0, 3, 4], (3, 3, 4, 4))
+([1, 3, 5], (3, 3, 4, 4))
 >>> bool(np.allclose(result.attention.sum(axis=(2, 3)), 1.0, atol=1e-4))
 True
 """
