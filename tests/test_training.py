@@ -224,3 +224,15 @@ def test_class_balance_and_none_reach_the_trainer(tmp_path):
     assert trainer.get_config()["class_balance"] == 0.25
     with pytest.raises(ValueError, match="benchmark.generator"):
         TrainConfig(davis_root="x", benchmark={"generator": "davis"})
+
+
+def test_coattention_none_flag_overrides_the_config_file(tmp_path):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+
+    path = tmp_path / "c.toml"
+    path.write_text('davis_root = "x"\ncoattention = "vanilla"\ncoattention_config = { cosine = true }\n')
+    args = build_parser().parse_args(["train", "--config", str(path), "--coattention", "none"])
+    assert config_from_args(args).coattention is None
+    args = build_parser().parse_args(["train", "--config", str(path)])
+    assert config_from_args(args).coattention == "vanilla"

@@ -50,9 +50,9 @@ def add_train_parser(sub):
 
 
 def config_from_args(args):
+    # "none" stays a string here (TrainConfig reads it as no co-attention): a None would be
+    # taken for "flag not given" and the config file's variant would win.
     overrides = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
-    if overrides.get("coattention") == "none":
-        overrides["coattention"] = None
     if args.config:
         return TrainConfig.from_file(args.config, **overrides)
     return TrainConfig(**overrides)

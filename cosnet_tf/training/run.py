@@ -184,7 +184,13 @@ def train(config):
         with atomic_output_path(final_path) as tmp:
             model.save(tmp)
         if config.video_eval_refs and (config.val_sequences or config.val_split):
-            video_j = evaluate_videos(model, config)
+            try:
+                video_j = evaluate_videos(model, config)
+            except Exception as error:  # the trained model is safe; say how to retry
+                raise RuntimeError(
+                    f"held-out evaluation failed ({type(error).__name__}: {error}); training is complete "
+                    f"and {final_path} is saved: run the same command again to retry the evaluation"
+                ) from error
             atomic_write_bytes(
                 os.path.join(config.run_dir, "video_j.json"), json.dumps(video_j, indent=2).encode()
             )
