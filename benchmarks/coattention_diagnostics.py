@@ -5,6 +5,9 @@ Prints, for MODEL on pairs of frames (query, reference) of the sequences given:
     maximum log(h'w'), the largest weight, and the share of the attention of the
     query's object pixels that lands on the reference's object pixels
     ("on object"; chance is the object's share of the reference);
+  * feature similarity: mean cosine between the query's object positions and the
+    reference's object / background positions, on raw features and on features centred
+    over each frame's positions (what `cosine=True` compares);
   * gate (Eq. 8): mean confidence on object and on background pixels;
   * scales: mean norm of the summary Z, of the gated summary, of the features V;
   * weights: W's spread and distance from its identity start, the learned
@@ -49,6 +52,17 @@ def diagnose(model, pairs):
         obj_a = np.asarray(small[0, ..., 0]).reshape(-1) > 0.5
         obj_b = np.asarray(small[1, ..., 0]).reshape(-1) > 0.5
         entropy = -(attention * np.log(attention + 1e-12)).sum(-1)
+        similarity = {}
+        for kind in ("raw", "centred"):
+            fa, fb = np.asarray(va)[0].reshape(-1, c), np.asarray(vb)[0].reshape(-1, c)
+            if kind == "centred":
+                fa, fb = fa - fa.mean(0), fb - fb.mean(0)
+            fa = fa / (np.linalg.norm(fa, axis=-1, keepdims=True) + 1e-6)
+            fb = fb / (np.linalg.norm(fb, axis=-1, keepdims=True) + 1e-6)
+            cos = fa @ fb.T
+            for region, columns in (("object", obj_b), ("background", ~obj_b)):
+                ok = obj_a.any() and columns.any()
+                similarity[f"{kind}_cos_object_to_{region}"] = float(cos[obj_a][:, columns].mean()) if ok else np.nan
         z = model.coattention.summarize_query(va, vb)
         gated, confidence = model.gate(z, return_confidence=True)
         confidence = np.asarray(confidence)[0, ..., 0].reshape(-1)
@@ -63,6 +77,7 @@ def diagnose(model, pairs):
             summary_norm=float(np.linalg.norm(np.asarray(z), axis=-1).mean()),
             gated_norm=float(np.linalg.norm(np.asarray(gated), axis=-1).mean()),
             feature_norm=float(np.linalg.norm(np.asarray(va), axis=-1).mean()),
+            **similarity,
         ))
     out = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
