@@ -75,7 +75,8 @@ def test_cached_prediction_fusion_equals_pairwise_siamese(variant):
     r = model.encode(references)[None]
     cached = model.segment(q, r, output_size=(64, 80), fusion="prediction")
     assert float(np.std(pairwise)) > 1e-3, "degenerate model: the test would prove nothing"
-    np.testing.assert_allclose(cached, pairwise, atol=1e-5)
+    # float32 sums taken in another order (the pair computes both summaries, segment only Z_a).
+    np.testing.assert_allclose(cached, pairwise, atol=5e-5)
     # One reference: both fusions are the Siamese prediction itself.
     single = model({"frame_a": query, "frame_b": references[:1]})["pred_a"]
     np.testing.assert_allclose(model.segment(q, r[:, :1], output_size=(64, 80)), single, atol=1e-5)
