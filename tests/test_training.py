@@ -188,6 +188,7 @@ def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
         COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
 
 
+@pytest.mark.slow  # two training runs and a held-out scoring: about 80 s
 def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
     from cosnet_tf.training.run import train
 
