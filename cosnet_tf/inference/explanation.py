@@ -220,11 +220,15 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     axes[0, 1].set_title("N = 0 (no references)", fontsize=9)
     axes[0, 2].imshow(overlay(e.probability_with))
     axes[0, 2].set_title(f"N = {n} (co-attention)", fontsize=9)
-    image = axes[0, 3].imshow(e.gate_confidence.mean(axis=0), vmin=0, vmax=1, cmap="viridis")
+    # Gate maps are drawn over the frame's extent: features of a non-square model input are
+    # stretched back to the frame's shape.
+    frame_extent = (-0.5, width - 0.5, height - 0.5, -0.5)
+    image = axes[0, 3].imshow(e.gate_confidence.mean(axis=0), vmin=0, vmax=1, cmap="viridis",
+                              extent=frame_extent)
     axes[0, 3].set_title(f"gate f_g, mean over refs ({e.gate_confidence.mean():.2f})", fontsize=9)
     figure.colorbar(image, ax=axes[0, 3], fraction=0.046)
     for r in range(n):
-        axes[1, r].imshow(e.gate_confidence[r], vmin=0, vmax=1, cmap="viridis")
+        axes[1, r].imshow(e.gate_confidence[r], vmin=0, vmax=1, cmap="viridis", extent=frame_extent)
         axes[1, r].set_title(f"gate vs ref {e.reference_indices[r]}", fontsize=9)
     for p in range(points):
         for r in range(n):
@@ -232,7 +236,7 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
             heat = e.attention[p, r]
             ax.imshow(e.reference_frames[r])
             ax.imshow(heat / max(float(heat.max()), 1e-12), cmap="inferno", alpha=0.6,
-                      extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="bilinear")
+                      extent=frame_extent, interpolation="bilinear")
             peak = np.unravel_index(np.argmax(heat), heat.shape)
             ax.scatter([(peak[1] + 0.5) * width / heat.shape[1] - 0.5],
                        [(peak[0] + 0.5) * height / heat.shape[0] - 0.5],
