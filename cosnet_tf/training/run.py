@@ -97,21 +97,13 @@ def build_trainer(config):
 
 
 def write_benchmark(config):
-    """Writes `config.benchmark` (a synthetic DAVIS-layout set) to `davis_root` unless data is there."""
-    if config.benchmark is None or os.path.isdir(os.path.join(config.davis_root, "JPEGImages")):
+    """Writes `config.benchmark` (a synthetic DAVIS-layout set) to `davis_root` unless that folder exists."""
+    if config.benchmark is None:
         return False
-    from cosnet_tf.data import RecurrenceVideoGenerator, SyntheticVideoGenerator
+    from cosnet_tf.data.benchmark_data import write_benchmark_once
 
     settings = dict(config.benchmark)
-    generator = settings.pop("generator", "recurrence")
-    cls = RecurrenceVideoGenerator if generator == "recurrence" else SyntheticVideoGenerator
-    if "image_size" in settings:
-        settings["image_size"] = tuple(settings["image_size"])
-    # Written beside the target and renamed: an interrupted write never passes for data.
-    partial = config.davis_root.rstrip("/\\") + ".partial"
-    cls(**settings).write_davis(partial)
-    os.replace(partial, config.davis_root)
-    return True
+    return write_benchmark_once(config.davis_root, settings, settings.pop("generator", "recurrence"))
 
 
 def evaluate_videos(model, config):

@@ -71,8 +71,10 @@ class TrainConfig:
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}.")
         if self.benchmark is not None:
+            from cosnet_tf.data.benchmark_data import BENCHMARK_GENERATORS
+
             generator = self.benchmark.get("generator", "recurrence")
-            if generator not in ("recurrence", "synthetic"):
+            if generator not in BENCHMARK_GENERATORS:
                 raise ValueError(f"benchmark.generator must be 'recurrence' or 'synthetic', got {generator!r}.")
         if self.video_eval_refs is not None:
             self.video_eval_refs = [int(n) for n in self.video_eval_refs]

@@ -1,7 +1,6 @@
 """`cosnet tune`: run (or resume) a Keras Tuner search and write its ablation report."""
 import json
 import os
-import shutil
 
 from cosnet_tf.tuning.ablation_report import AblationReport
 from cosnet_tf.tuning.cosnet_hypermodel import COSNetHyperModel
@@ -16,18 +15,10 @@ def prepare_synthetic_data(config):
     interrupted run never leaves a half-written dataset that a later run would use.
     """
     root = config.train.davis_root
-    if not config.synthetic or os.path.isdir(root):
-        return root
-    from cosnet_tf.data import SyntheticVideoGenerator
+    if config.synthetic:
+        from cosnet_tf.data.benchmark_data import write_benchmark_once
 
-    settings = dict(config.synthetic)
-    if "image_size" in settings:
-        settings["image_size"] = tuple(settings["image_size"])
-    generator = SyntheticVideoGenerator(**settings)
-    partial = root.rstrip("/\\") + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    generator.write_davis(partial)
-    os.replace(partial, root)
+        write_benchmark_once(root, config.synthetic, "synthetic")
     return root
 
 
