@@ -16,6 +16,7 @@ _FLAGS = {
     "backbone_weights": dict(help="Keras .h5 backbone weights (by layer name) or 'imagenet'"),
     "backbone_config": dict(type=json.loads, help='backbone overrides as JSON, e.g. \'{"output_stride": 16}\''),
     "image_size": dict(nargs=2, type=int, metavar=("H", "W"), help="training size"),
+    "inference_short_side": dict(type=int, help="the model's default inference input: short side S, aspect kept"),
     "batch_size": dict(type=int, help="pairs (and still images) per batch"),
     "steps": dict(type=int, help="total optimizer steps"),
     "checkpoint_every": dict(type=int, help="checkpoint (and validate) every K steps"),

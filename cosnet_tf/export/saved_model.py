@@ -15,9 +15,9 @@ signature                   inputs                                      outputs
 ==========================  ==========================================  =====================================
 
 * Frames are RGB, values 0..255, of any size; ``encode`` and
-  ``serving_default`` resize them bilinearly to ``model.inference_size``
-  when the model has one (and keep their size otherwise) before the
-  backbone. Probabilities come back at the query's own size
+  ``serving_default`` resize them bilinearly to the size ``cosnet segment``
+  uses: aspect-preserving to ``model.inference_short_side`` when set, else
+  ``model.inference_size``, else their own size. Probabilities come back at the query's own size
   (``output_size`` for ``segment_from_features``).
 * N >= 0: with N = 0 (``references`` of shape [0, H', W', 3], e.g.
   [0, 1, 1, 3]) there is no co-attention: the frame-by-frame baseline.
@@ -44,19 +44,28 @@ import tempfile
 
 import tensorflow as tf
 
+from cosnet_tf.inference.input_size import model_stride, tf_aspect_preserving_size
 from cosnet_tf.layers.resize import resize_bilinear
+from cosnet_tf.models.cosnet import FUSIONS
 
 SIGNATURE_NAMES = ("serving_default", "encode", "segment_from_features")
 # Inputs whose leading dimension may be 0 (no reference frames).
 MAY_BE_EMPTY = frozenset({"references", "reference_features"})
-FUSIONS = ("attention", "prediction")
 
 
 # --------------------------------------------------------------- graph parts
 def prepare_frames(model, frames):
-    """uint8 (or float) RGB frames [B, H, W, 3] -> float32 frames at the model's inference size."""
+    """uint8 (or float) RGB frames [B, H, W, 3] -> float32 frames at the model's input size.
+
+    The size `cosnet segment` uses (`resolve_input_size`): aspect-preserving when the model
+    has an `inference_short_side`, else its fixed `inference_size`, else the frames' own.
+    """
     frames = tf.cast(frames, tf.float32)
-    if model.inference_size is not None:
+    short_side = getattr(model, "inference_short_side", None)
+    if short_side:
+        size = tf_aspect_preserving_size(tf.shape(frames)[1:3], short_side, model_stride(model))
+        frames = resize_bilinear(frames, size)
+    elif model.inference_size is not None:
         frames = resize_bilinear(frames, model.inference_size)
     return frames
 

@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from cosnet_tf.inference.frame_source import open_frame_source
+from cosnet_tf.inference.input_size import resolve_input_size
 from cosnet_tf.inference.reference_sampling import select_reference_indices
 
 
@@ -116,8 +117,8 @@ def explain_frame(
         sampling: "uniform", "random" or "local".
         query_points: (row, col) pixels of the query frame whose attention to
             show; default `default_query_points`.
-        input_size: (height, width) the model sees; default its
-            `inference_size`, else the frame size.
+        input_size: (height, width) the model sees; default what `cosnet segment`
+            uses (`cosnet_tf.inference.input_size.resolve_input_size`).
         seed: seed of the "random" sampling.
     """
     if getattr(model, "coattention", None) is None:
@@ -132,7 +133,7 @@ def explain_frame(
     by_index = source.read_frames([frame_index] + references)
     frames = np.stack([by_index[i] for i in [frame_index] + references])
     height, width = frames.shape[1:3]
-    size = tuple(input_size or getattr(model, "inference_size", None) or (height, width))
+    size = resolve_input_size(model, (height, width), input_size)
     x = frames.astype("float32")
     if size != (height, width):
         x = _resize(x, size)

@@ -9,9 +9,9 @@ import numpy as np
 from typing import NamedTuple
 
 from cosnet_tf.inference.frame_source import open_frame_source
+from cosnet_tf.inference.input_size import resolve_input_size
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
-
-FUSIONS = ("attention", "prediction")
+from cosnet_tf.models.cosnet import FUSIONS
 
 # model -> {graph key: tf.function}, shared by the segmenters of one model.
 _GRAPHS = weakref.WeakKeyDictionary()
@@ -78,8 +78,12 @@ class VideoSegmenter:
             :func:`~cosnet_tf.inference.select_reference_indices`).
         fusion: ``"attention"`` (mean of the gated summaries, Eq. 13) or
             ``"prediction"`` (mean of the N probabilities, the authors' script).
-        input_size: (height, width) the model sees; None: ``model.inference_size``
-            when set, else each video's own frame size.
+        input_size: (height, width) the model sees; None: ``short_side``.
+        short_side: scale each frame so its short side is about this long,
+            keeping its aspect (sides rounded to the backbone's output
+            stride); None: ``model.inference_short_side``, else
+            ``model.inference_size``, else each video's own frame size (see
+            :func:`~cosnet_tf.inference.input_size.resolve_input_size`).
         batch_size: frames per backbone call.
         crf: a :class:`~cosnet_tf.postprocessing.DenseCRF` to refine each
             probability map with (on the full-resolution frame), or None.
@@ -136,6 +140,7 @@ class VideoSegmenter:
         compile=True,
         crf_workers=1,
         reference_pool=1,
+        short_side=None,
     ):
         if isinstance(num_references, bool) or not isinstance(num_references, numbers.Integral) \
                 or num_references < 0:
@@ -161,6 +166,10 @@ class VideoSegmenter:
         self.sampling = sampling
         self.fusion = fusion
         self.input_size = _positive_size("input_size", input_size)
+        if short_side is not None and (isinstance(short_side, bool) or int(short_side) != short_side
+                                       or short_side < 1):
+            raise ValueError(f"short_side must be a positive integer, got {short_side!r}")
+        self.short_side = None if short_side is None else int(short_side)
         self.batch_size = int(batch_size)
         self.crf = crf
         self.crf_workers = int(crf_workers)
@@ -174,12 +183,7 @@ class VideoSegmenter:
     # ------------------------------------------------------------ model calls
     def resolve_input_size(self, frame_size):
         """The (height, width) the model sees for frames of ``frame_size``."""
-        if self.input_size is not None:
-            return self.input_size
-        model_size = getattr(self.model, "inference_size", None)
-        if model_size is not None:
-            return tuple(int(v) for v in model_size)
-        return tuple(int(v) for v in frame_size)
+        return resolve_input_size(self.model, frame_size, self.input_size, self.short_side)
 
     def _graph(self, key, build):
         # One tf.function per kind of call: the graph runs the model with
@@ -497,7 +501,8 @@ class VideoSegmenter:
     def __repr__(self):
         return (
             f"VideoSegmenter(num_references={self.num_references}, sampling={self.sampling!r}, "
-            f"fusion={self.fusion!r}, input_size={self.input_size}, batch_size={self.batch_size}, "
+            f"fusion={self.fusion!r}, input_size={self.input_size}, short_side={self.short_side}, "
+            f"batch_size={self.batch_size}, "
             f"crf={self.crf!r}, crf_workers={self.crf_workers}, threshold={self.threshold}, "
             f"reference_pool={self.reference_pool})"
         )

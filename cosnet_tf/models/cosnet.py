@@ -5,6 +5,8 @@ from keras import ops
 
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
 
+#: How `segment` combines N references: "attention" (the mean of the N gated summaries,
+#: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
 FUSIONS = ("attention", "prediction")
 
 
@@ -70,7 +72,13 @@ class COSNet(keras.Model):
         batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
         inference_size: (height, width) the model was trained at, or None. The
             model itself takes any size; video segmentation resizes frames to
-            this size when it is set (`cosnet train` records it).
+            this size when it is set (`cosnet train` records it) and
+            `inference_short_side` is not.
+        inference_short_side: if set, video segmentation scales each frame so
+            its short side is about this many pixels, keeping its aspect ratio
+            (both sides multiples of the output stride; see
+            `cosnet_tf.inference.input_size`). Takes precedence over
+            `inference_size`.
 
     Example:
 
@@ -100,6 +108,7 @@ class COSNet(keras.Model):
         batch_norm_epsilon=1e-5,
         batch_norm_momentum=0.9,
         inference_size=None,
+        inference_short_side=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -121,6 +130,10 @@ class COSNet(keras.Model):
         self.batch_norm_momentum = float(batch_norm_momentum)
         self.feature_channels = int(channels)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
+        if inference_short_side is not None and (int(inference_short_side) != inference_short_side
+                                                 or inference_short_side < 1):
+            raise ValueError(f"`inference_short_side` must be a positive integer, got {inference_short_side!r}.")
+        self.inference_short_side = None if inference_short_side is None else int(inference_short_side)
 
         head_args = dict(
             filters=self.head_filters,
@@ -315,6 +328,7 @@ class COSNet(keras.Model):
             batch_norm_epsilon=self.batch_norm_epsilon,
             batch_norm_momentum=self.batch_norm_momentum,
             inference_size=None if self.inference_size is None else list(self.inference_size),
+            inference_short_side=self.inference_short_side,
         )
         return config
 

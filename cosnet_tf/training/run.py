@@ -79,6 +79,7 @@ def build_trainer(config):
         class_balance=config.class_balance,
         freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
         inference_size=config.image_size,
+        inference_short_side=config.inference_short_side,
         **model_config,
     )
     schedule = keras.optimizers.schedules.PolynomialDecay(
@@ -168,6 +169,7 @@ def train(config):
             validation_data=val_data,
             callbacks=callbacks,
             verbose=config.verbose,
+            shuffle=False,  # the pair datasets shuffle themselves (and Keras warns otherwise)
         )
     final_path = os.path.join(config.run_dir, "final.keras")
     video_j = None

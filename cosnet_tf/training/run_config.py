@@ -40,6 +40,9 @@ class TrainConfig:
     backbone_weights: Optional[str] = None
     backbone_config: dict = dataclasses.field(default_factory=dict)
     image_size: tuple = (320, 320)
+    # The trained model's default input at inference: frames scaled to this short side with
+    # their aspect kept (None: image_size, a fixed size). See cosnet_tf.inference.input_size.
+    inference_short_side: Optional[int] = None
     batch_size: int = 4
     steps: int = 2000
     checkpoint_every: int = 100
