@@ -9,6 +9,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["cosnet_tf", "cosnet_tf.*"]),
+    py_modules=["cosnet_cli"],  # the `cosnet` launcher: TensorFlow's start-up lines silenced
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16,<2.22",
@@ -30,5 +31,5 @@ setup(
         # Reading the authors' .pth checkpoint needs PyTorch; it is never a core dependency.
         "torch": ["torch>=2.0"],
     },
-    entry_points={"console_scripts": ["cosnet=cosnet_tf.cli.main:main"]},
+    entry_points={"console_scripts": ["cosnet=cosnet_cli:main"]},
 )

@@ -3,7 +3,9 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The `cosnet` launcher (cosnet_cli.py) also imports TensorFlow with stderr closed.
+if "--verbose" not in sys.argv and os.environ.get("COSNET_VERBOSE", "") in ("", "0"):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _convert_weights(args):
@@ -34,6 +36,8 @@ def build_parser():
         prog="cosnet",
         description="COSNet: co-attention Siamese networks for unsupervised video object segmentation.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up logging (also: COSNET_VERBOSE=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
