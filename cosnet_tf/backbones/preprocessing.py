@@ -20,7 +20,7 @@ class ImagePreprocessing(keras.layers.Layer):
 
     >>> import numpy as np
     >>> layer = ImagePreprocessing("symmetric")
-    >>> layer(np.full((1, 2, 2, 3), 255.0, "float32")).numpy().max()
+    >>> float(layer(np.full((1, 2, 2, 3), 255.0, "float32")).numpy().max())
     1.0
     """
 

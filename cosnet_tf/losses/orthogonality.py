@@ -12,7 +12,7 @@ def orthogonality_penalty(projection, weight=1e-4):
     Example:
 
     >>> import numpy as np
-    >>> float(orthogonality_penalty(np.eye(4, dtype="float32"), 1.0))
+    >>> round(float(orthogonality_penalty(np.eye(4, dtype="float32"), 1.0)), 4)
     0.0
     """
     projection = ops.convert_to_tensor(projection)
