@@ -201,3 +201,46 @@ def test_a_killed_writer_leaves_no_partial_png(tmp_path):
     assert [stem for stem, _ in list_mask_frames(out)] == ["00000", "00001"]
     for name in ("00000.png", "00001.png"):
         assert np.all(_read(out / name)[1] == 255)
+
+
+def test_shards_cover_every_video_once_and_resume_without_redoing_finished_ones(workspace, tmp_path, capsys):
+    out = tmp_path / "pred"
+    davis = SyntheticVideoGenerator(num_sequences=5, num_frames=3, image_size=(32, 48), seed=5,
+                                    num_val_sequences=0).write_davis(tmp_path / "davis")
+    base = ["segment", str(davis), "--out", str(out), "--model", workspace["model"], "--refs", "1", "--quiet"]
+    names = sorted(os.listdir(os.path.join(davis, "JPEGImages", "480p")))
+    assert len(names) == 5
+    seen = []
+    for index in range(2):
+        before = set(os.listdir(out)) if out.exists() else set()
+        assert main(base + ["--shard", f"{index}/2"]) == 0
+        seen += sorted(set(os.listdir(out)) - before)
+    assert sorted(seen) == names  # the union is every video exactly once
+    assert seen[: len(names[0::2])] == names[0::2]
+    # An interrupted shard: one mask of its first video is missing, the rest is complete.
+    finished = {name: (out / name / "00000.png").stat().st_mtime_ns for name in names}
+    (out / names[0] / "00002.png").unlink()
+    capsys.readouterr()
+    assert main(base + ["--shard", "0/2"]) == 0
+    assert (out / names[0] / "00002.png").exists()
+    assert (out / names[0] / "00000.png").stat().st_mtime_ns != finished[names[0]]
+    for name in names[2::2]:
+        assert (out / name / "00000.png").stat().st_mtime_ns == finished[name]
+    assert f"skipping 2 video(s) whose masks are complete: {names[2]}, {names[4]}" in capsys.readouterr().out
+    # A finished shard run again segments nothing.
+    assert main(base + ["--shard", "1/2"]) == 0
+    for name in names[1::2]:
+        assert (out / name / "00000.png").stat().st_mtime_ns == finished[name]
+
+
+@pytest.mark.parametrize("shard", ["2/2", "x/3", "1"])
+def test_bad_shards_are_refused(workspace, tmp_path, shard, capsys):
+    with pytest.raises(SystemExit):
+        main(["segment", workspace["davis"], "--out", str(tmp_path), "--shard", shard])
+    assert "--shard" in capsys.readouterr().err
+
+
+def test_shard_needs_a_davis_root(workspace, tmp_path, capsys):
+    assert main(["segment", workspace["video"], "--out", str(tmp_path), "--model", workspace["model"],
+                 "--shard", "0/2"]) == 2
+    assert "--shard needs a DAVIS root" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 """`cosnet segment`: segment videos (frame folders, video files, DAVIS roots) into masks."""
+import argparse
 import os
 import sys
 import time
@@ -46,7 +47,10 @@ def add_segment_parser(sub):
                    help="fuse the N gated summaries (attention, Eq. 13) or the N predictions")
     p.add_argument("--seed", type=int, default=0, help="seed of --sampling random (default 0)")
     p.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                   help="size the model sees (default: the model's inference size, else the frame size)")
+                   help="fixed size the model sees (default: --short-side, else the model's own input size)")
+    p.add_argument("--short-side", type=int, metavar="S",
+                   help="scale frames to a short side of about S pixels, keeping their aspect (sides rounded "
+                   "to the output stride); default: the model's own (the shipped model's is in its card)")
     p.add_argument("--batch-size", type=int, default=4, help="frames per backbone call (default 4)")
     p.add_argument("--reference-pool", type=int, default=1, metavar="K",
                    help="average-pool reference features KxK before co-attention: about K^2 times less "
@@ -74,8 +78,35 @@ def add_segment_parser(sub):
     p.add_argument("--sequences", nargs="+",
                    help="DAVIS sequences to segment (default: all under JPEGImages/<resolution>)")
     p.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
+    p.add_argument("--shard", type=parse_shard, metavar="K/M",
+                   help="segment only every M-th video of a DAVIS root, starting at the K-th (0 <= K < M, "
+                   "in sorted order), skipping videos whose masks are already complete: one shard per "
+                   "process or host (a SLURM array, a Kubernetes indexed Job), safe to retry")
+    p.add_argument("--skip-complete", action="store_true",
+                   help="skip videos whose every mask (and asked-for probability map) already exists "
+                   "(always on with --shard)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_segment)
+
+
+def parse_shard(text):
+    """'K/M' -> (K, M) with 0 <= K < M."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must be K/M (e.g. 0/4), got {text!r}") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard K/M needs 0 <= K < M, got {text!r}")
+    return index, count
+
+
+def _masks_complete(source, mask_dir, probability_dir=None):
+    """Whether `mask_dir` (and `probability_dir`, if given) holds a file for every frame of `source`."""
+    return all(
+        os.path.isfile(os.path.join(folder, f"{index:05d}.png"))
+        for folder in filter(None, (mask_dir, probability_dir))
+        for index in range(len(source))
+    )
 
 
 def _repository_root():
@@ -145,6 +176,7 @@ def _progress(total, quiet):
 
 
 def run_segment(args):
+    """Segments INPUT as the parsed `args` say; returns frames, seconds (model loading excluded)."""
     from cosnet_tf.inference import MaskWriter, VideoSegmenter
     from cosnet_tf.postprocessing import DenseCRF
 
@@ -155,6 +187,17 @@ def run_segment(args):
         crf = DenseCRF(**{name: getattr(args, "crf_" + name) for name in _CRF_FLAGS})
     # Sources first: a bad input fails in a second, before the model loads.
     sources = open_sources(args)
+    if args.shard is not None:
+        if not _is_davis_root(args.input):
+            raise ValueError(f"--shard needs a DAVIS root (with JPEGImages/), but {args.input!r} is not one")
+        index, count = args.shard
+        sources = sorted(sources, key=lambda entry: entry[0].name)[index::count]
+    if args.shard is not None or args.skip_complete:
+        done = [source.name for source, mask_dir, probability_dir, _ in sources
+                if _masks_complete(source, mask_dir, probability_dir if args.save_probabilities else None)]
+        sources = [entry for entry in sources if entry[0].name not in done]
+        if done:
+            print(f"skipping {len(done)} video(s) whose masks are complete: {', '.join(done)}")
     started = time.perf_counter()
     model = load_model(args.model)
     segmenter = VideoSegmenter(
@@ -163,6 +206,7 @@ def run_segment(args):
         sampling=args.sampling,
         fusion=args.fusion,
         input_size=args.input_size,
+        short_side=args.short_side,
         batch_size=args.batch_size,
         crf=crf,
         threshold=args.threshold,
@@ -195,8 +239,10 @@ def run_segment(args):
                     progress.update(index + 1)
     seconds = time.perf_counter() - started
     size = segmenter.last_run.get("input_size")
+    size_text = f"model input {size[0]}x{size[1]}" if size else "no video left to segment"
     print(
         f"segmented {frames} frames of {len(sources)} video(s) in {seconds:.1f} s "
         f"({frames / max(seconds, 1e-9):.2f} frames/s; N={args.refs} {args.sampling}, {args.fusion} fusion, "
-        f"model input {size[0]}x{size[1]}{', CRF' if crf else ''}); masks in {args.out}"
+        f"{size_text}{', CRF' if crf else ''}); masks in {args.out}"
     )
+    return {"frames": frames, "seconds": seconds, "videos": len(sources), "last_input_size": size}
