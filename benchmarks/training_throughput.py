@@ -35,6 +35,10 @@ def parse_args(argv=None):
     parser.add_argument("--output-stride", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--pipeline-batches", type=int, default=50, help="timed pipeline batches")
+    parser.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    parser.add_argument(
+        "--dtype-policy", default="float32", help="Keras dtype policy, e.g. mixed_bfloat16"
+    )
     return parser.parse_args(argv)
 
 
@@ -63,10 +67,13 @@ def main(argv=None):
     pipeline = args.pipeline_batches * args.batch_size / (time.perf_counter() - start)
     rss_after_pipeline = peak_rss_mib()
 
+    keras.config.set_dtype_policy(args.dtype_policy)
     trainer = build_preset(
         "mobilenetv2", cls=COSNetTrainer, backbone_config={"output_stride": args.output_stride}
     )
-    trainer.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4))
+    trainer.compile(
+        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), jit_compile=args.jit_compile
+    )
     trainer.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
     start = time.perf_counter()
     trainer.fit(stream, steps_per_epoch=args.steps, epochs=1, verbose=0)
@@ -74,7 +81,8 @@ def main(argv=None):
     training = args.steps * args.batch_size / seconds
 
     print(f"data: {source}; mobilenetv2, output stride {args.output_stride}, "
-          f"{args.size[0]}x{args.size[1]}, batch {args.batch_size} pairs, {os.cpu_count()} CPUs")
+          f"{args.size[0]}x{args.size[1]}, batch {args.batch_size} pairs, {os.cpu_count()} CPUs, "
+          f"dtype policy {args.dtype_policy}, jit_compile {args.jit_compile}")
     print(f"input pipeline alone : {pipeline:8.1f} pairs/s")
     print(f"training (model.fit) : {training:8.2f} pairs/s  ({seconds / args.steps:.3f} s/step)")
     print(f"pipeline headroom    : {pipeline / training:8.1f}x faster than training needs")
