@@ -31,12 +31,11 @@ def add_explain_parser(sub):
 def run_explain(args):
     import numpy as np
 
-    from cosnet_tf.cli.segment_command import DEFAULT_MODEL
+    from cosnet_tf.cli.segment_command import load_model
     from cosnet_tf.inference.explanation import explain_frame, render_explanation_sheet
-    from cosnet_tf.models import COSNet
     from cosnet_tf.utils.atomic import atomic_output_path
 
-    model = COSNet.from_preset(args.model or DEFAULT_MODEL)
+    model = load_model(args.model)
     result = explain_frame(
         model, args.input, args.frame, num_references=args.refs, sampling=args.sampling,
         query_points=args.point, input_size=args.input_size,

@@ -4,9 +4,7 @@ import os
 import sys
 import time
 
-#: The model `cosnet segment` uses without --model: the shipped MobileNetV2
-#: model trained by `cosnet train --config training/configs/mobilenetv2_davis_dev.toml`.
-DEFAULT_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis_dev.keras")
+from cosnet_tf.models.shipped import SHIPPED_MODEL as DEFAULT_MODEL  # the model without --model
 
 _CRF_FLAGS = {
     "gaussian_sxy": (float, "spatial std of the smoothness kernel, pixels"),
@@ -109,12 +107,6 @@ def _masks_complete(source, mask_dir, probability_dir=None):
     )
 
 
-def _repository_root():
-    import cosnet_tf
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(cosnet_tf.__file__)))
-
-
 def load_model(spec):
     """The model for `--model`: a preset name, or a saved `.keras` file (default: the shipped one)."""
     from cosnet_tf import COSNet
@@ -125,17 +117,13 @@ def load_model(spec):
               "use it for timing, not for masks", file=sys.stderr)
         return COSNet.from_preset(spec)
     if spec is None:
-        # Relative to the working directory first, then to the checkout this
-        # package runs from (an editable install), so the shipped model is
-        # found from anywhere.
-        for candidate in (DEFAULT_MODEL, os.path.join(_repository_root(), DEFAULT_MODEL)):
-            if os.path.isfile(candidate):
-                return COSNet.from_preset(candidate)
-        raise FileNotFoundError(
-            f"the default model {DEFAULT_MODEL} does not exist (it is written when `cosnet train "
-            "--config training/configs/mobilenetv2_davis_dev.toml` finishes); pass --model "
-            "PATH.keras, or a preset name for random weights"
-        )
+        from cosnet_tf.models.shipped import shipped_model_path
+
+        try:
+            return COSNet.from_preset(shipped_model_path(DEFAULT_MODEL))
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"{error}: pass --model PATH.keras, or a preset name for random weights") \
+                from None
     if not os.path.isfile(spec):
         raise FileNotFoundError(
             f"--model {spec!r} is neither a saved .keras model nor a preset ({', '.join(PRESETS)})"

@@ -1,0 +1,46 @@
+"""The shipped model: where `cosnet segment` and `cosnet_tf.load_model()` find it.
+
+It is a file of the repository (`saved_models/`, with its model card beside it), not of the
+Python package: a checkout or an editable install finds it from any working directory.
+"""
+import os
+
+#: The default model, relative to the repository root (or the working directory).
+SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
+#: The config that trains it: `cosnet train --config TRAINING_CONFIG`.
+TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis.toml")
+
+
+def _repository_root():
+    here = os.path.dirname(os.path.abspath(__file__))  # cosnet_tf/models
+    return os.path.dirname(os.path.dirname(here))
+
+
+def shipped_model_path(relative_path=None):
+    """The shipped model's file: under the working directory first, then the repository root.
+
+    Raises:
+        FileNotFoundError: naming both places and how to train or pass a model.
+    """
+    relative_path = relative_path or SHIPPED_MODEL
+    candidates = [relative_path, os.path.join(_repository_root(), relative_path)]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(
+        f"the default model {relative_path} does not exist (looked in {os.getcwd()} and "
+        f"{_repository_root()}; it is in a checkout of the repository, and `cosnet train --config "
+        f"{TRAINING_CONFIG}` writes it); pass a .keras path instead"
+    )
+
+
+def load_model(path=None):
+    """The shipped COSNet (default), or the saved `.keras` model at `path`.
+
+    Example:
+        >>> import cosnet_tf
+        >>> model = cosnet_tf.load_model()  # doctest: +SKIP
+    """
+    from cosnet_tf.models.presets import build_preset
+
+    return build_preset(path or shipped_model_path())

@@ -1,0 +1,42 @@
+"""The two-line Python API: cosnet_tf.load_model() and cosnet_tf.segment_video()."""
+import numpy as np
+import pytest
+
+import cosnet_tf
+from cosnet_tf.inference import VideoSegmenter
+from cosnet_tf.models import shipped
+from tests.conftest import REPO_ROOT, tiny_cosnet
+
+
+def test_segment_video_gives_the_masks_of_the_video_segmenter():
+    model = tiny_cosnet()
+    video = np.random.default_rng(1).integers(0, 255, (5, 40, 72, 3), dtype=np.uint8)
+    masks = cosnet_tf.segment_video(video, model, num_references=2, short_side=32)
+    expected = VideoSegmenter(model, num_references=2, short_side=32).segment(video) > 0.5
+    assert masks.shape == (5, 40, 72) and masks.dtype == np.uint8
+    np.testing.assert_array_equal(masks, np.where(expected, 255, 0))
+
+
+def test_segment_video_rejects_an_empty_video():
+    with pytest.raises(ValueError, match="no frames|empty|0 frames"):
+        cosnet_tf.segment_video(np.zeros((0, 32, 32, 3), np.uint8), tiny_cosnet())
+
+
+def test_load_model_reads_a_saved_model(tmp_path):
+    path = tmp_path / "m.keras"
+    tiny_cosnet(inference_short_side=48).save(path)
+    model = cosnet_tf.load_model(str(path))
+    assert isinstance(model, cosnet_tf.COSNet) and model.inference_short_side == 48
+
+
+def test_a_missing_shipped_model_names_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no-such.keras does not exist.*cosnet train --config"):
+        shipped.shipped_model_path("saved_models/no-such.keras")
+
+
+def test_the_shipped_model_is_found_from_any_directory(tmp_path, monkeypatch):
+    if not (REPO_ROOT / shipped.SHIPPED_MODEL).exists():
+        pytest.fail(f"the shipped model {shipped.SHIPPED_MODEL} is missing from the repository")
+    monkeypatch.chdir(tmp_path)
+    assert shipped.shipped_model_path() == str(REPO_ROOT / shipped.SHIPPED_MODEL)
