@@ -1,6 +1,13 @@
 """cosnet-tf: COSNet (co-attention Siamese networks for unsupervised video object
 segmentation, Lu et al., CVPR 2019) in Keras 3 / TensorFlow 2."""
+import os
+import runpy
+
 from setuptools import find_packages, setup
+
+# The extras live in the package (one place); this file only reads them.
+EXTRAS = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cosnet_tf", "utils", "extras.py"))["EXTRAS"]
+ALL = sorted({requirement for name, group in EXTRAS.items() if name != "torch" for requirement in group})
 
 setup(
     name="cosnet-tf",
@@ -18,18 +25,10 @@ setup(
         "pillow>=10",
         "h5py>=3.8",
         "pyyaml>=6",  # the DAVIS benchmark's db_info.yml (T's excluded sequences)
-        "tensorboard>=2.16",  # the TensorBoard callback of `cosnet train`
-        "matplotlib>=3.7",  # evaluation plots
-        "pydensecrf2>=1.1",  # dense CRF post-processing (the original pydensecrf no longer builds)
-        "av>=12",  # PyAV: video files in and overlay videos out
-        "grpcio>=1.60",  # cosnet serve / cosnet predict
-        "tensorflow-serving-api>=2.16,<2.22",  # PredictionService protos (same minor as tensorflow)
-        "keras-tuner[bayesian]>=1.4",  # cosnet tune (the extra brings scipy, for Bayesian optimisation)
+        "tensorboard>=2.16",  # the TensorBoard callback of `cosnet train` (TensorFlow pulls it in anyway)
     ],
-    extras_require={
-        "dev": ["pytest>=7"],
-        # Reading the authors' .pth checkpoint needs PyTorch; it is never a core dependency.
-        "torch": ["torch>=2.0"],
-    },
+    # One job's libraries each (cosnet_tf/utils/extras.py: missing ones are named in the error);
+    # "all" is every extra but torch, "dev" is "all" plus pytest (what the tests need).
+    extras_require={**EXTRAS, "all": ALL, "dev": ["pytest>=7", *ALL]},
     entry_points={"console_scripts": ["cosnet=cosnet_cli:main"]},
 )

@@ -45,12 +45,9 @@ def read_frames(path):
         return [load_rgb_image(os.path.join(path, n)) for n in names]
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Input not found: {path}")
-    try:
-        import av
-    except ImportError:
-        raise ImportError(
-            f"Reading the video {path} needs PyAV (pip install av); or pass a frame folder."
-        ) from None
+    from cosnet_tf.utils.extras import require
+
+    av = require("av", "video", f"reading the video '{path}' (or pass a folder of its frames)")
     with av.open(path) as container:
         frames = [np.asarray(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
     if not frames:

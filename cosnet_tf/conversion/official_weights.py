@@ -35,13 +35,9 @@ def read_state_dict(source):
             with np.load(path) as data:
                 state = {k: data[k] for k in data.files}
         elif path.endswith((".pth", ".pt", ".tar")):
-            try:
-                import torch
-            except ImportError as error:
-                raise ImportError(
-                    f"Reading {path} needs PyTorch: pip install 'cosnet-tf[torch]' "
-                    "(or convert it to .npz where PyTorch is installed)."
-                ) from error
+            from cosnet_tf.utils.extras import require
+
+            torch = require("torch", "torch", f"reading {path} (or convert it to .npz where PyTorch is installed)")
             state = torch.load(path, map_location="cpu", weights_only=False)
             for key in ("state_dict", "model"):
                 if isinstance(state, dict) and key in state and isinstance(state[key], dict):

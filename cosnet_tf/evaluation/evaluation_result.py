@@ -205,7 +205,9 @@ class EvaluationResult:
         Dashed lines mark the overall values. Uses Matplotlib's Agg canvas
         directly, so it neither needs a display nor changes the global backend.
         """
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from cosnet_tf.utils.extras import require
+
+        FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plots", "the per-sequence plot").FigureCanvasAgg
         from matplotlib.figure import Figure
 
         if metrics is None:

@@ -191,7 +191,9 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     each reference frame (the heat map over the frame, its peak marked).
     The file is written atomically.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from cosnet_tf.utils.extras import require
+
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plots", "the explanation sheet").FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from cosnet_tf.utils.atomic import atomic_output_path

@@ -155,10 +155,9 @@ class _OverlayVideo:
     """An H.264 (or MPEG-4) video written to a temporary file, renamed when complete."""
 
     def __init__(self, path, shape, fps):
-        try:
-            import av
-        except ImportError:
-            raise ImportError("the overlay video needs PyAV: pip install av") from None
+        from cosnet_tf.utils.extras import require
+
+        av = require("av", "video", "writing the overlay video")
         from fractions import Fraction
 
         self.path = path

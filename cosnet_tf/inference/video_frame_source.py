@@ -7,12 +7,9 @@ from cosnet_tf.inference.frame_source import FrameSource
 
 
 def _import_av(path):
-    try:
-        import av
-    except ImportError:
-        raise ImportError(
-            f"reading the video '{path}' needs PyAV: pip install av (or pass a folder of frames)"
-        ) from None
+    from cosnet_tf.utils.extras import require
+
+    av = require("av", "video", f"reading the video '{path}' (or pass a folder of its frames)")
     return av
 
 

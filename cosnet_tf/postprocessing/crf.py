@@ -30,13 +30,9 @@ _PROBABILITY_EPS = 1e-8
 
 
 def _import_densecrf():
-    try:
-        import pydensecrf.densecrf as densecrf
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "dense CRF post-processing needs the 'pydensecrf' module: pip install pydensecrf2"
-        ) from error
-    return densecrf
+    from cosnet_tf.utils.extras import require
+
+    return require("pydensecrf.densecrf", "crf", "dense CRF post-processing (--crf)")
 
 
 def _check_inputs(image_rgb_uint8, fg_prob) -> tuple[np.ndarray, np.ndarray]:

@@ -140,8 +140,11 @@ class GrpcPredictClient(_PredictClient):
     """
 
     def __init__(self, target, model_name, version=None, timeout=60.0):
-        import grpc
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
+        from cosnet_tf.utils.extras import require
+
+        grpc = require("grpc", "serve", "the gRPC client")
+        prediction_service_pb2_grpc = require(
+            "tensorflow_serving.apis.prediction_service_pb2_grpc", "serve", "the gRPC client")
 
         super().__init__(model_name, version, timeout)
         self.target = _split_target(target, DEFAULT_GRPC_PORT)

@@ -554,6 +554,10 @@ class ModelServer:
         max_workers=8,
         preload=True,
     ):
+        from cosnet_tf.utils.extras import require
+
+        for module in ("grpc", "tensorflow_serving.apis.prediction_service_pb2_grpc"):
+            require(module, "serve", "the model server (cosnet serve)")
         if isinstance(model_dirs, (str, os.PathLike)):
             model_dirs = [model_dirs]
         model_dirs = [os.fspath(d) for d in model_dirs]

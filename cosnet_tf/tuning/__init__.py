@@ -11,14 +11,32 @@ test-time axes (N, fusion, sampling: the paper's Tables 1 and 2) are an
 
 or ``cosnet tune --config training/configs/tune_synthetic.toml``.
 """
-from cosnet_tf.tuning.ablation_report import AblationReport
-from cosnet_tf.tuning.cosnet_hypermodel import TRAINING_AXES, COSNetHyperModel
-from cosnet_tf.tuning.evaluation_grid import OBJECTIVE, EvaluationGrid, setting_metric
-from cosnet_tf.tuning.search import prepare_synthetic_data, run_search
-from cosnet_tf.tuning.tune_config import TUNERS, TuneConfig
-from cosnet_tf.tuning.tuner_factory import make_tuner
-from cosnet_tf.tuning.video_j_callback import VideoJCallback
-from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
+import importlib
+
+# Imported on first use (PEP 562): `cosnet train` uses the evaluation grid and the video J
+# evaluator without Keras Tuner, which only the searches need (the "tune" extra).
+_EXPORTS = {
+    "AblationReport": "ablation_report",
+    "COSNetHyperModel": "cosnet_hypermodel",
+    "TRAINING_AXES": "cosnet_hypermodel",
+    "EvaluationGrid": "evaluation_grid",
+    "OBJECTIVE": "evaluation_grid",
+    "setting_metric": "evaluation_grid",
+    "prepare_synthetic_data": "search",
+    "run_search": "search",
+    "TUNERS": "tune_config",
+    "TuneConfig": "tune_config",
+    "make_tuner": "tuner_factory",
+    "VideoJCallback": "video_j_callback",
+    "VideoJEvaluator": "video_j_evaluator",
+}
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cosnet_tf.tuning' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"cosnet_tf.tuning.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "AblationReport",

@@ -5,7 +5,10 @@ import os
 import time
 
 import keras
-import keras_tuner
+
+from cosnet_tf.utils.extras import require
+
+keras_tuner = require("keras_tuner", "tune", "Keras Tuner searches (cosnet tune)")
 
 from cosnet_tf.data import DavisDataset
 from cosnet_tf.training.callbacks import NaNGuard, ResumableCheckpoint

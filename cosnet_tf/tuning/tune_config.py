@@ -4,7 +4,6 @@ import os
 from typing import Optional
 
 from cosnet_tf.training.run_config import TrainConfig, read_config_file
-from cosnet_tf.tuning.cosnet_hypermodel import check_space
 from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
@@ -67,6 +66,8 @@ class TuneConfig:
             raise ValueError(f"a {self.tuner} search needs max_trials")
         if self.max_trials is not None and int(self.max_trials) < 1:
             raise ValueError(f"max_trials must be >= 1, got {self.max_trials}")
+        from cosnet_tf.tuning.cosnet_hypermodel import check_space  # needs keras_tuner (the tune extra)
+
         self.space = check_space(self.space)
         if self.tuner == "grid":
             ranges = [name for name, spec in self.space.items() if isinstance(spec, dict) and "step" not in spec]

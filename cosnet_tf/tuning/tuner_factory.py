@@ -1,5 +1,7 @@
 """A Keras Tuner tuner for a `TuneConfig`."""
-import keras_tuner
+from cosnet_tf.utils.extras import require
+
+keras_tuner = require("keras_tuner", "tune", "Keras Tuner searches (cosnet tune)")
 
 from cosnet_tf.tuning.evaluation_grid import OBJECTIVE
 
