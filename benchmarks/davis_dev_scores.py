@@ -7,6 +7,7 @@ protocol: J and F mean / recall / decay, and T). One row per setting: the model-
 
     python benchmarks/davis_dev_scores.py MODEL.keras [--davis-root ../shared/data/davis2016-dev]
         [--short-sides 240 320 384 480] [--input-sizes 256x256] [--refs 5] [--crf] [--out DIR]
+        [--db-info ../shared/data/davis2016-train/db_info.yml]
 
 Each size in --short-sides is aspect-preserving (`--short-side S` of `cosnet segment`); each
 --input-sizes HxW is a fixed size. With neither, the model's own default is used. frames/s
@@ -53,6 +54,9 @@ def main(argv=None):
     parser.add_argument("--crf", action="store_true", help="also score every setting with --crf")
     parser.add_argument("--crf-workers", type=int, default=2)
     parser.add_argument("--out", help="keep masks and scores here (default: a temporary folder)")
+    parser.add_argument("--db-info", default=os.path.join(SHARED, "data", "davis2016-train", "db_info.yml"),
+                        help="the benchmark's db_info.yml (it lists all 50 DAVIS-2016 sequences): T skips "
+                        "those with eval_t: False; default the training root's copy, if present")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.davis_root):
         raise SystemExit(f"not found: {args.davis_root} (the project's ../shared folder)")
@@ -69,7 +73,8 @@ def main(argv=None):
         if args.sequences:
             command += ["--sequences"] + args.sequences
         stats = run_segment(build_parser().parse_args(command))
-        result = evaluate(masks, args.davis_root, "davis2016", sequences=args.sequences)
+        options = {"t_exclude": args.db_info} if args.db_info and os.path.isfile(args.db_info) else {}
+        result = evaluate(masks, args.davis_root, "davis2016", sequences=args.sequences, **options)
         scores = {name: result.overall.values[name] for name in COLUMNS if name in result.overall.values}
         rows.append(dict(setting=label, flags=flags, frames=stats["frames"],
                          frames_per_second=stats["frames"] / stats["seconds"],

@@ -7,6 +7,7 @@ This is the model COSNet's `mobilenetv2` preset starts from, so a trained COSNet
 
     python benchmarks/pascal_zero_shot_baseline.py [--davis-root ../shared/data/davis2016-dev]
         [--weights ../shared/weights/deeplabv3_mobilenetv2_1.0_pascal_byname.h5] [--out DIR]
+        [--db-info ../shared/data/davis2016-train/db_info.yml]
 """
 import argparse
 import os
@@ -67,6 +68,9 @@ def main(argv=None):
     parser.add_argument("--weights", default=os.path.join(SHARED, "weights", "deeplabv3_mobilenetv2_1.0_pascal_byname.h5"))
     parser.add_argument("--sequences", nargs="+", help="default: every sequence of the root")
     parser.add_argument("--out", help="keep the masks and the scores here (default: a temporary folder)")
+    parser.add_argument("--db-info", default=os.path.join(SHARED, "data", "davis2016-train", "db_info.yml"),
+                        help="the benchmark's db_info.yml (all 50 DAVIS-2016 sequences): T skips those with "
+                        "eval_t: False; default the training root's copy, if present")
     args = parser.parse_args(argv)
     for path in (args.davis_root, args.weights):
         if not os.path.exists(path):
@@ -79,8 +83,9 @@ def main(argv=None):
     model = build_pascal_segmenter(args.weights)
     out = args.out or tempfile.mkdtemp(prefix="pascal-zero-shot-")
     frames, seconds = segment_sequences(model, dataset, os.path.join(out, "masks"))
+    options = {"t_exclude": args.db_info} if args.db_info and os.path.isfile(args.db_info) else {}
     result = evaluate(os.path.join(out, "masks"), args.davis_root, "davis2016",
-                      sequences=[s.name for s in dataset])
+                      sequences=[s.name for s in dataset], **options)
     print(result.format_table())
     result.to_json(os.path.join(out, "scores.json"))
     print(f"\nPASCAL DeepLabv3-MobileNetV2 zero-shot (any non-background class), {len(dataset)} sequences, "
