@@ -102,3 +102,21 @@ def test_plots_need_the_plots_extra_and_evaluate_still_scores(missing, tmp_path,
     out = capsys.readouterr().out
     assert "no plot:" in out and "cosnet-tf[plots]" in out
     assert (pred / "davis2016.json").exists() and not (pred / "davis2016_per_sequence.png").exists()
+
+
+def test_the_core_alone_imports_the_package_and_builds_every_command():
+    import subprocess
+
+    # (torch is left alone: Keras probes sys.modules["torch"] itself; the core never imports it.)
+    hidden = ["av", "pydensecrf", "grpc", "tensorflow_serving", "keras_tuner", "matplotlib"]
+    code = (
+        f"import sys\nfor name in {hidden!r}: sys.modules[name] = None\n"
+        "import cosnet_tf, cosnet_tf.inference, cosnet_tf.training, cosnet_tf.evaluation, cosnet_tf.export\n"
+        "from cosnet_tf.cli.main import build_parser\n"
+        "parser = build_parser()\n"
+        "print(sorted(parser._subparsers._group_actions[0].choices))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for command in ("demo", "train", "segment", "evaluate", "serve", "predict", "tune", "explain"):
+        assert f"'{command}'" in result.stdout
