@@ -22,7 +22,7 @@ pytest.importorskip("tensorflow_serving.apis.prediction_service_pb2_grpc")
 import tensorflow as tf  # noqa: E402
 
 from cosnet_tf.cli.main import main  # noqa: E402
-from cosnet_tf.export import SIGNATURE_NAMES, export_saved_model, segment_dynamic  # noqa: E402
+from cosnet_tf.export import SIGNATURE_NAMES, export_saved_model  # noqa: E402
 from cosnet_tf.layers.resize import resize_bilinear  # noqa: E402
 from cosnet_tf.serving import (  # noqa: E402
     GrpcPredictClient,
@@ -164,25 +164,34 @@ def test_encode_and_segment_from_features_match_keras(exported, loaded):
 
 
 @pytest.mark.parametrize("fusion", ["attention", "prediction"])
-def test_segment_dynamic_matches_segment(exported, fusion):
+def test_segment_with_n_known_only_at_run_time_equals_the_static_n(exported, fusion):
     model = exported[0]
     query = keras_features(model, random_frames(2, 32, 32, seed=4))
-    refs = keras_features(model, random_frames(3, 32, 32, seed=5))
+    refs = keras_features(model, random_frames(7, 32, 32, seed=5))
 
     @tf.function(
         input_signature=[
             tf.TensorSpec([None, None, None, 16], tf.float32),
-            tf.TensorSpec([None, None, None, 16], tf.float32),
+            tf.TensorSpec([None, None, None, None, 16], tf.float32),
         ]
     )
-    def dynamic(q, r):
-        return segment_dynamic(model, q, r, (40, 36), fusion)
+    def dynamic(q, r):  # one trace for every N: N is a run-time dimension
+        return model.segment(q, r, output_size=(40, 36), fusion=fusion)
 
-    for n in (0, 1, 3):
-        expected = model.segment(
-            query, refs[None, :n] if n else None, output_size=(40, 36), fusion=fusion
-        ).numpy()
-        np.testing.assert_allclose(dynamic(query, refs[:n]).numpy(), expected, atol=ATOL)
+    for n in range(8):
+        static_refs = np.broadcast_to(refs[None, :n], (2,) + refs[:n].shape)
+        expected = model.segment(query, static_refs if n else None, output_size=(40, 36), fusion=fusion)
+        # Shared references ([1, N, ...]) and per-query references ([B, N, ...]) agree.
+        np.testing.assert_allclose(dynamic(query, refs[None, :n]).numpy(), expected.numpy(), atol=1e-5)
+        np.testing.assert_allclose(dynamic(query, static_refs).numpy(), expected.numpy(), atol=1e-5)
+        if n:  # the static loop: the mean over references, written out here
+            def predict(summary):
+                return model._predict(model.head_a, summary, query, (40, 36), False, False)
+
+            summaries = [model.gate(model.coattention.summarize_query(query, static_refs[:, i])) for i in range(n)]
+            written = predict(sum(summaries) / n) if fusion == "attention" else sum(predict(z) for z in summaries) / n
+            np.testing.assert_allclose(expected.numpy(), written.numpy(), atol=1e-5)
+    assert dynamic.experimental_get_tracing_count() == 1  # N = 0..7 all ran through one graph
 
 
 def test_export_refuses_to_overwrite_and_checks_layout(exported, tmp_path):

@@ -8,7 +8,6 @@ from cosnet_tf.export.saved_model import (
     model_versions,
     prepare_frames,
     resolve_export_dir,
-    segment_dynamic,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "model_versions",
     "prepare_frames",
     "resolve_export_dir",
-    "segment_dynamic",
 ]

@@ -70,65 +70,6 @@ def prepare_frames(model, frames):
     return frames
 
 
-def segment_dynamic(model, query_features, reference_features, output_size, fusion="attention"):
-    """`model.segment` for a number of references N known only at run time.
-
-    The graph-friendly twin of `COSNet.segment` (same math, same results): a
-    `tf.while_loop` attends to one reference at a time, so memory holds one
-    affinity matrix whatever N, as in `segment`.
-
-    Args:
-        model: a `COSNet`.
-        query_features: [B, h, w, C] from `model.encode`.
-        reference_features: [N, h', w', C] from `model.encode`, N >= 0, shared
-            by every query (note: no batch axis, unlike `segment`'s
-            [B, N, h', w', C]).
-        output_size: (H, W) (a tensor is fine) or None.
-        fusion: "attention" (Eq. 13) or "prediction".
-
-    Returns:
-        [B, H, W, 1] probabilities.
-    """
-    if fusion not in FUSIONS:
-        raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
-    q = tf.convert_to_tensor(query_features)
-    model._check_features("query_features", q, 4)
-    if model.coattention is None:
-        return model._predict(model.head_a, None, q, output_size, False, False)
-    refs = tf.convert_to_tensor(reference_features, dtype=q.dtype)
-    model._check_features("reference_features", refs, 4)
-    n = tf.shape(refs)[0]
-    batch = tf.shape(q)[0]
-
-    def gated_summary(i):
-        reference = tf.repeat(refs[i : i + 1], batch, axis=0)
-        summary = model.gate(model.coattention.summarize_query(q, reference))
-        return tf.ensure_shape(summary, q.shape)
-
-    def predict(summary):
-        return model._predict(model.head_a, summary, q, output_size, False, False)
-
-    if fusion == "attention":
-        _, total = tf.while_loop(
-            lambda i, acc: i < n,
-            lambda i, acc: (i + 1, acc + gated_summary(i)),
-            (tf.constant(0), tf.zeros_like(q)),
-        )
-        # N = 0: the summary is zero, exactly `segment`'s frame-by-frame baseline.
-        return predict(total / tf.cast(tf.maximum(n, 1), q.dtype))
-
-    def fused_predictions():
-        first = predict(gated_summary(0))
-        _, total = tf.while_loop(
-            lambda i, acc: i < n,
-            lambda i, acc: (i + 1, acc + tf.ensure_shape(predict(gated_summary(i)), first.shape)),
-            (tf.constant(1), first),
-        )
-        return total / tf.cast(n, total.dtype)
-
-    return tf.cond(n > 0, fused_predictions, lambda: predict(tf.zeros_like(q)))
-
-
 def _assert_positive(values, message):
     return tf.debugging.assert_positive(values, message=message)
 
@@ -166,8 +107,9 @@ class _Signatures:
                 ),
             ]
         ):
-            probabilities = segment_dynamic(
-                self.model, query_features, reference_features, output_size, self.fusion
+            # [N, h', w', C] -> [1, N, ...]: one set of references shared by every query.
+            probabilities = self.model.segment(
+                query_features, reference_features[None], output_size, self.fusion
             )
         return {"probabilities": probabilities[..., 0]}
 
@@ -201,7 +143,7 @@ class _Signatures:
         refs = tf.ensure_shape(
             tf.cond(n > 0, encode_references, no_references), [None, None, None, self.channels]
         )
-        probabilities = segment_dynamic(self.model, q, refs, size, self.fusion)
+        probabilities = self.model.segment(q, refs[None], size, self.fusion)
         return {"probabilities": probabilities[0, :, :, 0]}
 
     def input_signatures(self):

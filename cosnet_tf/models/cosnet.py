@@ -270,18 +270,22 @@ class COSNet(keras.Model):
         return_logits=False,
         training=False,
     ):
-        """Segments query frames given the embeddings of N >= 0 reference frames.
+        """Segments query frames given the embeddings of N >= 0 reference frames (Eq. 13).
 
-        Each reference is attended to in turn, so memory holds one
-        (h*w) x (h'*w') affinity at a time, whatever N.
+        N may be known only at run time (a `None` dimension in a traced graph,
+        N = 0 included): the references are attended to in turn in a loop, so
+        memory holds one (h*w) x (h'*w') affinity at a time, whatever N. This
+        is the only place Eq. 13 is written: `cosnet segment`, the explainer
+        and the exported SavedModel signatures all call it.
 
         Args:
             query_features: [B, h, w, C] from `encode`.
-            reference_features: [B, N, h', w', C] from `encode`, or None / N = 0
-                for the frame-by-frame baseline. Ignored when the model has no
-                co-attention.
-            output_size: (height, width) of the query frame; None keeps the
-                feature resolution.
+            reference_features: [B, N, h', w', C] from `encode`, or [1, N, h', w', C]
+                to share one set of references between every query; None or
+                N = 0 for the frame-by-frame baseline. Ignored when the model
+                has no co-attention.
+            output_size: (height, width) of the query frame (a tensor is fine);
+                None keeps the feature resolution.
             fusion: "attention" (mean of the N gated summaries, Eq. 13) or
                 "prediction" (mean of the N probabilities).
             return_logits: pre-sigmoid output ("attention" fusion only: the
@@ -292,28 +296,45 @@ class COSNet(keras.Model):
         """
         if fusion not in FUSIONS:
             raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
-        query_features = ops.convert_to_tensor(query_features)
-        self._check_features("query_features", query_features, 4)
-        n = 0 if reference_features is None else reference_features.shape[1]
-        if self.coattention is None or n == 0:
-            summary = None if self.coattention is None else ops.zeros_like(query_features)
-            return self._predict(
-                self.head_a, summary, query_features, output_size, training, return_logits
-            )
-        reference_features = ops.convert_to_tensor(reference_features)
-        summaries = self.gated_summaries(query_features, reference_features)
-        if fusion == "attention":
-            summary = ops.mean(ops.stack(summaries, axis=0), axis=0)
-            return self._predict(
-                self.head_a, summary, query_features, output_size, training, return_logits
-            )
-        if return_logits:
+        if return_logits and fusion == "prediction":
             raise ValueError("`return_logits` is not defined for prediction fusion.")
-        predictions = [
-            self._predict(self.head_a, z, query_features, output_size, training, False)
-            for z in summaries
-        ]
-        return ops.mean(ops.stack(predictions, axis=0), axis=0)
+        query = ops.convert_to_tensor(query_features)
+        self._check_features("query_features", query, 4)
+
+        def predict(summary, logits=False):
+            return self._predict(self.head_a, summary, query, output_size, training, logits)
+
+        if self.coattention is None:
+            return predict(None, return_logits)
+        no_references = ops.zeros_like(query)  # N = 0: a zero summary, the frame-by-frame baseline
+        if reference_features is None:
+            return predict(no_references, return_logits)
+        references = ops.convert_to_tensor(reference_features, dtype=query.dtype)
+        self._check_features("reference_features", references, 5)
+        n = ops.shape(references)[1]  # a Python int when static, else a scalar tensor
+        if isinstance(n, int) and n == 0:
+            return predict(no_references, return_logits)
+        batch = ops.shape(query)[0]
+
+        def gated_summary(i):
+            reference = references[:, i]  # [B or 1, h', w', C]
+            reference = ops.broadcast_to(reference, (batch,) + tuple(ops.shape(reference)[1:]))
+            summary = self.gate(self.coattention.summarize_query(query, reference))
+            return ops.reshape(summary, ops.shape(query))  # keeps the loop's static shape
+
+        if fusion == "attention":
+            total = ops.fori_loop(0, n, lambda i, acc: acc + gated_summary(i), no_references)
+            # N = 0 (known only at run time) leaves the sum at zero: the baseline again.
+            return predict(total / ops.cast(ops.maximum(n, 1), query.dtype), return_logits)
+
+        def fused_predictions():
+            first = predict(gated_summary(0))
+            total = ops.fori_loop(1, n, lambda i, acc: acc + predict(gated_summary(i)), first)
+            return total / ops.cast(n, total.dtype)
+
+        if isinstance(n, int):
+            return fused_predictions()
+        return ops.cond(n > 0, fused_predictions, lambda: predict(no_references))
 
     # ------------------------------------------------------------ utilities
     def get_config(self):
