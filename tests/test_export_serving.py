@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 grpc = pytest.importorskip("grpc")
 pytest.importorskip("tensorflow_serving.apis.prediction_service_pb2_grpc")
@@ -23,13 +24,13 @@ import tensorflow as tf  # noqa: E402
 
 from cosnet_tf.cli.main import main  # noqa: E402
 from cosnet_tf.export import SIGNATURE_NAMES, export_saved_model  # noqa: E402
+from cosnet_tf.inference import select_reference_indices  # noqa: E402
 from cosnet_tf.layers.resize import resize_bilinear  # noqa: E402
 from cosnet_tf.serving import (  # noqa: E402
     GrpcPredictClient,
     ModelServer,
     PredictError,
     RestPredictClient,
-    reference_indices,
     segment_video,
 )
 from tests.conftest import random_frames, tiny_cosnet  # noqa: E402
@@ -204,16 +205,6 @@ def test_export_refuses_to_overwrite_and_checks_layout(exported, tmp_path):
         export_saved_model(model, tmp_path / "m" / "1", fusion="nope")
 
 
-def test_reference_indices():
-    assert reference_indices(10, 3) == [1, 5, 8]
-    assert reference_indices(5, 5) == [0, 1, 2, 3, 4]
-    assert reference_indices(3, 7) == [0, 1, 2]
-    assert reference_indices(8, 0) == []
-    assert reference_indices(100, 1) == [50]
-    with pytest.raises(ValueError):
-        reference_indices(5, -1)
-
-
 # ------------------------------------------------------------------ serving
 def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tmp_path):
     from cosnet_tf.data import SyntheticVideoGenerator, load_rgb_image
@@ -224,8 +215,9 @@ def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tm
     )
     frame_dir = next((root / "JPEGImages" / "480p").iterdir())
     frames = np.stack([load_rgb_image(p) for p in sorted(frame_dir.glob("*.jpg"))])
-    refs = reference_indices(len(frames), 2)
-    expected = np.stack([keras_segment(model, frame, frames[refs]) for frame in frames])
+    # The references cosnet segment picks for each query (never the query itself).
+    expected = np.stack([keras_segment(model, frame, frames[select_reference_indices(5, q, 2)])
+                         for q, frame in enumerate(frames)])
 
     with grpc_client(server) as client:
         probabilities = segment_video(client, frames, num_references=2, encode_batch_size=2)
@@ -238,7 +230,8 @@ def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tm
     with grpc_client(server) as client:
         over_grpc = segment_video(client, frames[:3], num_references=1)
     np.testing.assert_allclose(segment_video(rest, frames[:3], num_references=1), over_grpc, atol=1e-6)
-    np.testing.assert_allclose(rest.segment(frames[0], frames[refs]), expected[0], atol=ATOL)
+    np.testing.assert_allclose(rest.segment(frames[0], frames[select_reference_indices(5, 0, 2)]), expected[0],
+                               atol=ATOL)
 
     out = tmp_path / "masks"
     argv = [
@@ -268,6 +261,25 @@ def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tm
     decided = np.abs(expected - 0.5) > 1e-4
     assert set(np.unique(masks)) <= {0, 255}
     np.testing.assert_array_equal((masks == 255)[decided], (expected > 0.5)[decided])
+
+
+def test_served_and_in_process_masks_are_identical(exported, server, tmp_path):
+    from cosnet_tf.data import SyntheticVideoGenerator
+
+    model = exported[0]
+    root = SyntheticVideoGenerator(num_sequences=1, num_frames=7, image_size=(48, 56), seed=8).write_davis(
+        tmp_path / "davis")
+    frame_dir = next((root / "JPEGImages" / "480p").iterdir())
+    for sampling in ("uniform", "local"):
+        served, local = tmp_path / f"served-{sampling}", tmp_path / f"local-{sampling}"
+        assert main(["predict", str(frame_dir), "--server", f"127.0.0.1:{server.port}", "--model-name", "tiny",
+                     "--out", str(served), "--refs", "3", "--sampling", sampling]) == 0
+        keras_path = exported[2] / "tiny.keras"
+        assert main(["segment", str(frame_dir), "--out", str(local), "--model", str(keras_path), "--refs", "3",
+                     "--sampling", sampling, "--quiet"]) == 0
+        for index in range(7):
+            name = f"{index:05d}.png"
+            np.testing.assert_array_equal(np.asarray(Image.open(served / name)), np.asarray(Image.open(local / name)))
 
 
 def test_predict_reads_a_video_file(server, tmp_path):

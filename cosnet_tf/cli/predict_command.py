@@ -19,6 +19,9 @@ def add_predict_parser(sub):
     p.add_argument("--model-name", required=True, help="the served model's name")
     p.add_argument("--out", required=True, help="output folder for the masks")
     p.add_argument("--refs", type=int, default=5, help="reference frames per query, N >= 0 (default 5)")
+    p.add_argument("--sampling", choices=("uniform", "random", "local"), default="uniform",
+                   help="how references are chosen, as in cosnet segment (default uniform)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sampling random (default 0)")
     p.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
     p.add_argument("--version", type=int, help="model version (default: the latest)")
     p.add_argument("--batch-size", type=int, default=4, help="frames per encode request (default 4)")
@@ -77,7 +80,8 @@ def run_predict(args):
     count = 0
     try:
         for index, probabilities in enumerate(
-            iter_segment_video(client, frames, num_references=args.refs, encode_batch_size=args.batch_size)
+            iter_segment_video(client, frames, num_references=args.refs, encode_batch_size=args.batch_size,
+                               sampling=args.sampling, seed=args.seed)
         ):
             if args.probabilities:
                 image = np.rint(np.clip(probabilities, 0, 1) * 255).astype(np.uint8)

@@ -9,7 +9,6 @@ from cosnet_tf.serving.client import (
     RestPredictClient,
     connect,
     iter_segment_video,
-    reference_indices,
     segment_video,
 )
 from cosnet_tf.serving.server import ModelServer, ServingError
@@ -22,6 +21,5 @@ __all__ = [
     "ServingError",
     "connect",
     "iter_segment_video",
-    "reference_indices",
     "segment_video",
 ]

@@ -15,9 +15,9 @@ Both expose `predict(inputs, signature_name)` and the three signatures of
 code name ("NOT_FOUND", "INVALID_ARGUMENT", ...).
 
 `segment_video(client, frames, num_references=N)` segments a video encoding
-each frame exactly once: the N reference frames (evenly spread, the same for
-every query, `reference_indices`) are encoded first and kept, then each
-frame is encoded and segmented against them with `segment_from_features`.
+each frame exactly once, with the references `cosnet segment` picks
+(`cosnet_tf.inference.reference_schedule`), each query segmented against its
+own with `segment_from_features`: served and in-process masks agree.
 
 Example::
 
@@ -33,7 +33,7 @@ import urllib.request
 
 import numpy as np
 
-from cosnet_tf.inference.reference_sampling import uniform_indices
+from cosnet_tf.inference.reference_sampling import reference_schedule
 
 DEFAULT_GRPC_PORT = 8500
 DEFAULT_REST_PORT = 8501
@@ -261,34 +261,16 @@ def connect(server, model_name, rest=False, version=None, timeout=60.0):
 
 
 # ------------------------------------------------------------------- videos
-def reference_indices(num_frames, num_references):
-    """N frame indices evenly spread over a video: the centres of N equal segments.
-
-    The same references serve every query (the frame itself may be one of
-    them). N >= the number of frames gives every frame; N = 0 none.
-
-    >>> reference_indices(10, 3)
-    [1, 5, 8]
-    >>> reference_indices(4, 8)
-    [0, 1, 2, 3]
-    """
-    if num_references < 0:
-        raise ValueError(f"The number of reference frames must be >= 0, got {num_references}.")
-    if num_references == 0 or num_frames == 0:
-        return []
-    if num_references >= num_frames:
-        return list(range(num_frames))
-    return uniform_indices(num_frames, num_references)
-
-
-def iter_segment_video(client, frames, num_references=5, encode_batch_size=4):
+def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0):
     """Yields each frame's [H, W] foreground probabilities, in order.
 
-    Every frame is encoded exactly once (`encode`, `encode_batch_size` frames
-    per request); each query is then segmented against the features of the
-    same `num_references` evenly spread frames (`segment_from_features`, one
-    request per query). Only the reference features and the current batch
-    are held in memory.
+    The references of each query are the ones `cosnet segment` uses
+    (`reference_schedule`: the query is never its own reference), so a served
+    model and the same model in process give the same masks. Every frame is
+    encoded exactly once (`encode`, `encode_batch_size` frames per request);
+    the features of the frames that serve as references (at most 2N for
+    uniform and random sampling) are kept, every other frame's are dropped
+    after its own query, which is segmented with `segment_from_features`.
 
     Args:
         client: a `GrpcPredictClient` or `RestPredictClient`.
@@ -296,6 +278,8 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4):
             floats 0..255), e.g. a [T, H, W, 3] array.
         num_references: N >= 0 (0 is the frame-by-frame baseline).
         encode_batch_size: frames per `encode` request.
+        sampling: "uniform", "random" or "local" (Table 1).
+        seed: seed of the "random" sampling.
     """
     num_frames = len(frames)
     if num_frames == 0:
@@ -309,6 +293,13 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4):
     if encode_batch_size < 1:
         raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size}.")
     output_size = shape[:2]
+    schedule = reference_schedule(num_frames, num_references, sampling, rng=seed)
+    references_of = [schedule(query) for query in range(num_frames)]
+    # The last query that needs each frame (as itself or as a reference): after it, drop it.
+    last_use = {}
+    for query, references in enumerate(references_of):
+        for index in [query, *references]:
+            last_use[index] = query
 
     def encode(indices):
         features = []
@@ -317,25 +308,24 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4):
             features.append(client.encode(batch))
         return np.concatenate(features, axis=0)
 
-    references = reference_indices(num_frames, num_references)
     cache = {}
-    reference_features = None
-    if references:
-        reference_features = encode(references)
-        cache = {i: reference_features[k] for k, i in enumerate(references)}
     for start in range(0, num_frames, encode_batch_size):
         chunk = list(range(start, min(num_frames, start + encode_batch_size)))
-        todo = [i for i in chunk if i not in cache]
-        features = dict(cache)
+        todo = sorted({i for q in chunk for i in [q, *references_of[q]]} - set(cache))
         if todo:
-            features.update(zip(todo, encode(todo), strict=True))
-        for i in chunk:
-            yield client.segment_from_features(features[i][None], reference_features, output_size)[0]
+            cache.update(zip(todo, encode(todo), strict=True))
+        for query in chunk:
+            references = references_of[query]
+            reference_features = np.stack([cache[i] for i in references]) if references else None
+            yield client.segment_from_features(cache[query][None], reference_features, output_size)[0]
+            for index in [query, *references]:
+                if last_use[index] == query:
+                    cache.pop(index, None)
 
 
-def segment_video(client, frames, num_references=5, encode_batch_size=4):
+def segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0):
     """[T, H, W] float32 probabilities of a video; see `iter_segment_video`."""
-    results = list(iter_segment_video(client, frames, num_references, encode_batch_size))
+    results = list(iter_segment_video(client, frames, num_references, encode_batch_size, sampling, seed))
     if not results:
         return np.zeros((0,) + tuple(np.shape(frames)[1:3]), np.float32)
     return np.stack(results)
