@@ -219,10 +219,14 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
 def test_class_balance_and_none_reach_the_trainer(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
-    config = TrainConfig(davis_root="x", coattention="none", backbone_config=TINY_BACKBONE, class_balance=0.25)
+    config = TrainConfig(davis_root="x", coattention="none", backbone_config=TINY_BACKBONE, class_balance=0.25,
+                         image_size=(48, 80), inference_short_side=64)
     trainer = build_trainer(config)
     assert trainer.coattention is None and trainer.pixel_loss.balance == 0.25
     assert trainer.get_config()["class_balance"] == 0.25
+    # The shipped model's inference input (aspect-preserving) is recorded with the training size.
+    model = trainer.to_inference_model()
+    assert model.inference_size == (48, 80) and model.inference_short_side == 64
     with pytest.raises(ValueError, match="benchmark.generator"):
         TrainConfig(davis_root="x", benchmark={"generator": "davis"})
 
