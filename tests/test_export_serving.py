@@ -245,11 +245,11 @@ def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tm
         str(out),
         "--refs",
         "2",
-        "--probabilities",
+        "--save-probabilities",
     ]
     assert main(argv) == 0
-    assert sorted(os.listdir(out)) == [f"{i:05d}.png" for i in range(5)]
-    written = np.stack([load_rgb_image(out / f"{i:05d}.png")[..., 0] for i in range(5)])
+    assert sorted(os.listdir(out)) == [f"{i:05d}.png" for i in range(5)] + ["probabilities"]
+    written = np.stack([load_rgb_image(out / "probabilities" / f"{i:05d}.png")[..., 0] for i in range(5)])
     assert np.abs(written.astype(int) - np.rint(expected * 255).astype(int)).max() <= 1
     assert (
         main(
@@ -280,6 +280,13 @@ def test_served_and_in_process_masks_are_identical(exported, server, tmp_path):
         for index in range(7):
             name = f"{index:05d}.png"
             np.testing.assert_array_equal(np.asarray(Image.open(served / name)), np.asarray(Image.open(local / name)))
+    # A DAVIS root: the per-sequence layout `cosnet evaluate` reads, as `cosnet segment` writes it.
+    assert main(["predict", str(root), "--server", f"127.0.0.1:{server.port}", "--model-name", "tiny",
+                 "--out", str(tmp_path / "davis-out"), "--refs", "3", "--quiet"]) == 0
+    served = tmp_path / "davis-out" / frame_dir.name
+    assert sorted(os.listdir(served)) == [f"{i:05d}.png" for i in range(7)]
+    np.testing.assert_array_equal(np.asarray(Image.open(served / "00003.png")),
+                                  np.asarray(Image.open(tmp_path / "local-uniform" / "00003.png")))
 
 
 def test_predict_reads_a_video_file(server, tmp_path):

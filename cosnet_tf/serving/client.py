@@ -274,25 +274,24 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
 
     Args:
         client: a `GrpcPredictClient` or `RestPredictClient`.
-        frames: a sequence of RGB frames [H, W, 3] of one size (uint8, or
-            floats 0..255), e.g. a [T, H, W, 3] array.
+        frames: anything `cosnet segment` reads (`open_frame_source`): a frame
+            folder, a video file, a list of image paths, a `FrameSource`, or
+            RGB frames [H, W, 3] of one size (a [T, H, W, 3] array); frames
+            are read only when they are needed.
         num_references: N >= 0 (0 is the frame-by-frame baseline).
         encode_batch_size: frames per `encode` request.
         sampling: "uniform", "random" or "local" (Table 1).
         seed: seed of the "random" sampling.
     """
-    num_frames = len(frames)
-    if num_frames == 0:
-        return
-    shape = np.shape(frames[0])
-    if len(shape) != 3 or shape[-1] != 3:
-        raise ValueError(f"Frames must be RGB [H, W, 3]; got shape {shape}.")
-    for i in range(num_frames):
-        if np.shape(frames[i]) != shape:
-            raise ValueError(f"Frame {i} has shape {np.shape(frames[i])}, frame 0 has {shape}.")
+    from cosnet_tf.inference.frame_source import open_frame_source
+
     if encode_batch_size < 1:
         raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size}.")
-    output_size = shape[:2]
+    if hasattr(frames, "__len__") and len(frames) == 0:
+        return
+    source = open_frame_source(frames)  # checks sizes, names bad files; reads frames as needed
+    num_frames = len(source)
+    output_size = source.frame_size
     schedule = reference_schedule(num_frames, num_references, sampling, rng=seed)
     references_of = [schedule(query) for query in range(num_frames)]
     # The last query that needs each frame (as itself or as a reference): after it, drop it.
@@ -304,8 +303,8 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
     def encode(indices):
         features = []
         for start in range(0, len(indices), encode_batch_size):
-            batch = np.stack([as_uint8_frames(frames[i]) for i in indices[start : start + encode_batch_size]])
-            features.append(client.encode(batch))
+            batch = source.read_frames(indices[start : start + encode_batch_size])
+            features.append(client.encode(np.stack([batch[i] for i in sorted(batch)])))
         return np.concatenate(features, axis=0)
 
     cache = {}

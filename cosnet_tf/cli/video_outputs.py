@@ -1,0 +1,135 @@
+"""What `cosnet segment` and `cosnet predict` share: the input videos they open and the masks they write.
+
+INPUT is a folder of frames, a video file or a DAVIS root; the outputs are `%05d.png` masks
+(and, if asked, probability maps and overlays) written through one `MaskWriter`, per video
+folder for a DAVIS root. Only where the probabilities come from differs: the model in this
+process (`cosnet segment`) or a model server (`cosnet predict`).
+"""
+import argparse
+import os
+
+
+def add_video_output_arguments(p):
+    """The output, DAVIS-selection and sharding flags of a command that writes masks of videos."""
+    p.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > T (0.5)")
+    p.add_argument("--save-probabilities", action="store_true",
+                   help="also write probability maps as PNGs (see --probability-bits)")
+    p.add_argument("--probability-bits", type=int, choices=(8, 16), default=8,
+                   help="8: round(255 p), 16: round(65535 p) (default 8)")
+    p.add_argument("--probability-dir", help="where probability maps go (default OUT/probabilities)")
+    p.add_argument("--overlay", action="store_true",
+                   help="also write overlay images (JPEG) and an overlay video (MP4, PyAV)")
+    p.add_argument("--overlay-dir", help="where overlays go (default OUT/overlays)")
+    p.add_argument("--fps", type=float, help="overlay video frame rate (default: the input's, else 25)")
+    p.add_argument("--sequences", nargs="+",
+                   help="DAVIS sequences to segment (default: all under JPEGImages/<resolution>)")
+    p.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
+    p.add_argument("--shard", type=parse_shard, metavar="K/M",
+                   help="segment only every M-th video of a DAVIS root, starting at the K-th (0 <= K < M, "
+                   "in sorted order), skipping videos whose masks are already complete: one shard per "
+                   "process or host (a SLURM array, a Kubernetes indexed Job), safe to retry")
+    p.add_argument("--skip-complete", action="store_true",
+                   help="skip videos whose every mask (and asked-for probability map) already exists "
+                   "(always on with --shard)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parse_shard(text):
+    """'K/M' -> (K, M) with 0 <= K < M."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must be K/M (e.g. 0/4), got {text!r}") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard K/M needs 0 <= K < M, got {text!r}")
+    return index, count
+
+
+def _masks_complete(source, mask_dir, probability_dir=None):
+    """Whether `mask_dir` (and `probability_dir`, if given) holds a file for every frame of `source`."""
+    return all(
+        os.path.isfile(os.path.join(folder, f"{index:05d}.png"))
+        for folder in filter(None, (mask_dir, probability_dir))
+        for index in range(len(source))
+    )
+
+
+def _is_davis_root(path):
+    return os.path.isdir(os.path.join(path, "JPEGImages"))
+
+
+def _open_all_sources(args):
+    from cosnet_tf.inference import ImageFrameSource, open_frame_source
+
+    probability_root = args.probability_dir or os.path.join(args.out, "probabilities")
+    overlay_root = args.overlay_dir or os.path.join(args.out, "overlays")
+    if _is_davis_root(args.input):
+        sources = ImageFrameSource.from_davis(args.input, args.sequences, resolution=args.resolution)
+        return [
+            (source, os.path.join(args.out, source.name), os.path.join(probability_root, source.name),
+             os.path.join(overlay_root, source.name))
+            for source in sources
+        ]
+    if args.sequences:
+        raise ValueError(f"--sequences needs a DAVIS root (with JPEGImages/), but {args.input!r} is not one")
+    return [(open_frame_source(args.input), args.out, probability_root, overlay_root)]
+
+
+def _progress(total, quiet):
+    if quiet:
+        return None
+    import keras
+
+    return keras.utils.Progbar(total, unit_name="frame")
+
+
+def open_sources(args):
+    """[(source, mask dir, probability dir, overlay dir)] for INPUT, after --shard and --skip-complete."""
+    sources = _open_all_sources(args)
+    if args.shard is not None:
+        if not _is_davis_root(args.input):
+            raise ValueError(f"--shard needs a DAVIS root (with JPEGImages/), but {args.input!r} is not one")
+        index, count = args.shard
+        sources = sorted(sources, key=lambda entry: entry[0].name)[index::count]
+    if args.shard is not None or args.skip_complete:
+        done = [source.name for source, mask_dir, probability_dir, _ in sources
+                if _masks_complete(source, mask_dir, probability_dir if args.save_probabilities else None)]
+        sources = [entry for entry in sources if entry[0].name not in done]
+        if done:
+            print(f"skipping {len(done)} video(s) whose masks are complete: {', '.join(done)}")
+    return sources
+
+
+def write_video_outputs(args, sources, iter_probabilities):
+    """Writes the masks (and asked-for extras) of every source; returns the number of frames.
+
+    Args:
+        args: the parsed flags of `add_video_output_arguments`.
+        sources: from `open_sources`.
+        iter_probabilities: `source -> iterator of (index, [H, W] probabilities, frame or None)`;
+            a missing frame is read from the source when an overlay needs it.
+    """
+    from cosnet_tf.inference import MaskWriter
+
+    frames = 0
+    for source, mask_dir, probability_dir, overlay_dir in sources:
+        if not args.quiet and len(sources) > 1:
+            print(source.name)
+        progress = _progress(len(source), args.quiet)
+        with MaskWriter(
+            mask_dir,
+            threshold=args.threshold,
+            probability_dir=probability_dir if args.save_probabilities else None,
+            probability_bits=args.probability_bits,
+            overlay_dir=overlay_dir if args.overlay else None,
+            fps=args.fps or source.fps,
+            video_name=source.name,
+        ) as writer:
+            for index, probability, frame in iter_probabilities(source):
+                if frame is None and args.overlay:
+                    frame = source.read_frames([index])[index]
+                writer.write(index, probability, frame)
+                frames += 1
+                if progress is not None:
+                    progress.update(index + 1)
+    return frames
