@@ -133,6 +133,7 @@ def _train_command(config_path):
     return [sys.executable, "-m", "cosnet_tf.cli.main", "train", "--config", str(config_path), "--verbose", "2"]
 
 
+@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
 def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
     davis, _, _ = synthetic
     run_dir = tmp_path / "run"

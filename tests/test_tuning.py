@@ -283,6 +283,7 @@ def tiny_search(tmp_path_factory):
     }
 
 
+@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
 def test_two_trial_search_records_j_for_each_trial(tiny_search):
     oracle = json.loads((tiny_search["project"] / "oracle.json").read_text())
     trials = [json.loads((d / "trial.json").read_text()) for d in tiny_search["trial_dirs"]]
@@ -298,6 +299,7 @@ def test_two_trial_search_records_j_for_each_trial(tiny_search):
         assert trial["score"] == metrics["video_J"]["observations"][0]["value"][0]
 
 
+@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
 def test_interrupted_trial_resumes_from_its_checkpoint(tiny_search):
     assert tiny_search["interrupted_state"]["step"] == 2  # killed after the first of two epochs
     log = (tiny_search["trial_dirs"][1] / "log.csv").read_text().splitlines()
@@ -309,6 +311,7 @@ def test_interrupted_trial_resumes_from_its_checkpoint(tiny_search):
     assert (tiny_search["trial_dirs"][0] / "video_j.json").stat().st_mtime_ns == tiny_search["first_result"]
 
 
+@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
 def test_search_writes_the_ablation_report(tiny_search):
     report = tiny_search["report"]
     assert report == tiny_search["resumed_report"]
