@@ -11,7 +11,7 @@ probability against the exact K = 1.
 Needs ../shared (the DAVIS dev sequences). Usage (from the repository root)::
 
     python benchmarks/reference_pool_accuracy.py
-    python benchmarks/reference_pool_accuracy.py --pools 1 2 --model saved_models/cosnet_mobilenetv2_davis_dev.keras
+    python benchmarks/reference_pool_accuracy.py --pools 1 2 --model saved_models/cosnet_mobilenetv2_davis.keras
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ HELD_OUT = ["car-shadow", "libby", "scooter-black"]  # the shipped model's held-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(REPO_ROOT / "saved_models" / "cosnet_mobilenetv2_davis_dev.keras"))
+    parser.add_argument("--model", default=str(REPO_ROOT / "saved_models" / "cosnet_mobilenetv2_davis.keras"))
     parser.add_argument("--davis-root", default=str(REPO_ROOT.parent / "shared" / "data" / "davis2016-dev"))
     parser.add_argument("--sequences", nargs="+", default=HELD_OUT)
     parser.add_argument("--pools", nargs="+", type=int, default=[1, 2, 4])

@@ -40,3 +40,15 @@ def test_the_shipped_model_is_found_from_any_directory(tmp_path, monkeypatch):
         pytest.fail(f"the shipped model {shipped.SHIPPED_MODEL} is missing from the repository")
     monkeypatch.chdir(tmp_path)
     assert shipped.shipped_model_path() == str(REPO_ROOT / shipped.SHIPPED_MODEL)
+
+
+def test_the_shipped_models_load_with_their_card_settings():
+    default = cosnet_tf.load_model()
+    assert default.coattention is None and default.inference_short_side == 320
+    twin = cosnet_tf.load_model(shipped.COATTENTION_MODEL)
+    assert twin.coattention_variant == "vanilla" and twin.coattention_config.get("cosine") is True
+    assert twin.inference_short_side == 320
+    for path in (shipped.SHIPPED_MODEL, shipped.COATTENTION_MODEL):
+        size = (REPO_ROOT / path).stat().st_size
+        assert size < 25e6, f"{path} is {size / 1e6:.1f} MB"
+        assert (REPO_ROOT / "saved_models" / "cosnet_mobilenetv2_davis.md").exists()

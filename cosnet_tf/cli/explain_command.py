@@ -18,7 +18,8 @@ def add_explain_parser(sub):
     p.add_argument("input", help="frame folder or video file")
     p.add_argument("--frame", type=int, default=0, help="the query frame K (default 0)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--model", default=None, help="a saved .keras model (default: the shipped model)")
+    p.add_argument("--model", default=None,
+                   help="a saved .keras model with co-attention (default: the shipped co-attention model)")
     p.add_argument("--refs", type=int, default=5, help="reference frames N >= 1 (default 5)")
     p.add_argument("--sampling", choices=SAMPLING_STRATEGIES, default="uniform")
     p.add_argument("--point", nargs=2, type=int, action="append", metavar=("ROW", "COL"),
@@ -32,10 +33,11 @@ def run_explain(args):
     import numpy as np
 
     from cosnet_tf.cli.segment_command import load_model
+    from cosnet_tf.models.shipped import COATTENTION_MODEL
     from cosnet_tf.inference.explanation import explain_frame, render_explanation_sheet
     from cosnet_tf.utils.atomic import atomic_output_path
 
-    model = load_model(args.model)
+    model = load_model(args.model or COATTENTION_MODEL)
     result = explain_frame(
         model, args.input, args.frame, num_references=args.refs, sampling=args.sampling,
         query_points=args.point, input_size=args.input_size,

@@ -76,11 +76,11 @@ def load_model(spec):
         print(f"cosnet segment: warning: preset {spec!r} has untrained heads (random weights); "
               "use it for timing, not for masks", file=sys.stderr)
         return COSNet.from_preset(spec)
-    if spec is None:
-        from cosnet_tf.models.shipped import shipped_model_path
+    from cosnet_tf.models.shipped import COATTENTION_MODEL, shipped_model_path
 
+    if spec is None or spec == COATTENTION_MODEL:  # shipped files: found from any directory
         try:
-            return COSNet.from_preset(shipped_model_path(DEFAULT_MODEL))
+            return COSNet.from_preset(shipped_model_path(spec or DEFAULT_MODEL))
         except FileNotFoundError as error:
             raise FileNotFoundError(f"{error}: pass --model PATH.keras, or a preset name for random weights") \
                 from None
@@ -128,10 +128,12 @@ def run_segment(args):
     frames = write_video_outputs(args, sources, lambda source: segmenter.iter_segment(source, with_frames=True))
     seconds = time.perf_counter() - started
     size = segmenter.last_run.get("input_size")
+    references = (f"N={args.refs} {args.sampling}, {args.fusion} fusion" if getattr(model, "coattention", None)
+                  is not None else "no co-attention: frame by frame")
     size_text = f"model input {size[0]}x{size[1]}" if size else "no video left to segment"
     print(
         f"segmented {frames} frames of {len(sources)} video(s) in {seconds:.1f} s "
-        f"({frames / max(seconds, 1e-9):.2f} frames/s; N={args.refs} {args.sampling}, {args.fusion} fusion, "
+        f"({frames / max(seconds, 1e-9):.2f} frames/s; {references}, "
         f"{size_text}{', CRF' if crf else ''}); masks in {args.out}"
     )
     return {"frames": frames, "seconds": seconds, "videos": len(sources), "last_input_size": size}
