@@ -25,7 +25,7 @@ def add_explain_parser(sub):
     p.add_argument("--point", nargs=2, type=int, action="append", metavar=("ROW", "COL"),
                    help="a query point in frame pixels (repeat for several; default: chosen from the masks)")
     p.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                   help="size the model sees (default: the model's inference size)")
+                   help="size the model sees (default: what cosnet segment uses for the model)")
     p.set_defaults(func=run_explain)
 
 
