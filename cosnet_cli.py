@@ -47,9 +47,21 @@ def quiet_tensorflow(verbose=False):
         import tensorflow  # noqa: F401
 
 
+def _wants_verbose(argv):
+    """`cosnet --verbose ...`: the flag before the sub-command (`cosnet train --verbose 2` is train's own)."""
+    for token in argv:
+        if token == "--verbose":
+            return True
+        if not token.startswith("-"):
+            return False
+    return False
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    quiet_tensorflow("--verbose" in argv)
+    if _wants_verbose(argv):
+        os.environ[VERBOSE_ENV] = "1"  # also keeps cosnet_tf.cli.main from lowering the log level
+    quiet_tensorflow(_wants_verbose(argv))
     from cosnet_tf.cli.main import main as cosnet_main
 
     return cosnet_main(argv)

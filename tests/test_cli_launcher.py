@@ -43,3 +43,11 @@ def test_errors_still_reach_stderr():
     result = _run("segment", "/no/such/folder", "--out", "/tmp/x")
     assert result.returncode != 0
     assert "/no/such/folder" in result.stderr
+
+
+def test_only_the_top_level_verbose_flag_counts():
+    import cosnet_cli
+
+    assert cosnet_cli._wants_verbose(["--verbose", "segment", "x"])
+    assert not cosnet_cli._wants_verbose(["train", "--config", "c.toml", "--verbose", "2"])
+    assert not cosnet_cli._wants_verbose([])

@@ -4,7 +4,7 @@ import os
 import sys
 
 # The `cosnet` launcher (cosnet_cli.py) also imports TensorFlow with stderr closed.
-if "--verbose" not in sys.argv and os.environ.get("COSNET_VERBOSE", "") in ("", "0"):
+if os.environ.get("COSNET_VERBOSE", "") in ("", "0"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
