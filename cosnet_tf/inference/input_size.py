@@ -17,7 +17,8 @@ Example:
 import math
 
 
-def _positive_int(name, value):
+def positive_int(name, value):
+    """`value` as an int, or a ValueError naming `name` when it is not a positive integer."""
     if isinstance(value, bool) or int(value) != value or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
@@ -34,9 +35,9 @@ def aspect_preserving_size(frame_size, short_side, stride=16):
     Returns:
         A (height, width) tuple of ints, multiples of ``stride``.
     """
-    height, width = (_positive_int("frame_size", v) for v in frame_size)
-    short_side = _positive_int("short_side", short_side)
-    stride = _positive_int("stride", stride)
+    height, width = (positive_int("frame_size", v) for v in frame_size)
+    short_side = positive_int("short_side", short_side)
+    stride = positive_int("stride", stride)
     scale = short_side / min(height, width)
 
     def round_to_stride(length):

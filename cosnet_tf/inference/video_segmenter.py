@@ -9,7 +9,7 @@ import numpy as np
 from typing import NamedTuple
 
 from cosnet_tf.inference.frame_source import open_frame_source
-from cosnet_tf.inference.input_size import resolve_input_size
+from cosnet_tf.inference.input_size import positive_int, resolve_input_size
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
 from cosnet_tf.models.cosnet import FUSIONS
 
@@ -166,10 +166,7 @@ class VideoSegmenter:
         self.sampling = sampling
         self.fusion = fusion
         self.input_size = _positive_size("input_size", input_size)
-        if short_side is not None and (isinstance(short_side, bool) or int(short_side) != short_side
-                                       or short_side < 1):
-            raise ValueError(f"short_side must be a positive integer, got {short_side!r}")
-        self.short_side = None if short_side is None else int(short_side)
+        self.short_side = None if short_side is None else positive_int("short_side", short_side)
         self.batch_size = int(batch_size)
         self.crf = crf
         self.crf_workers = int(crf_workers)
