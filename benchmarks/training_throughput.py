@@ -1,11 +1,15 @@
 """Training throughput (pairs/s) and peak memory of the `mobilenetv2` preset, with the input pipeline alone beside it.
 
     python benchmarks/training_throughput.py [--davis ../shared/data/davis2016-dev] [--size 256 256] [--batch-size 4]
+        [--replicas R]
 
 Defaults are the shipped model's training settings (output stride 16, 256x256, batch 4,
 video pairs). Falls back to synthetic videos when the DAVIS folder is absent. Prints:
 pipeline-only pairs/s, training pairs/s (model.fit steps, after warm-up), seconds per step,
-and the process's peak resident memory.
+and the process's peak resident memory. With --replicas R > 1 the step runs under a
+MirroredStrategy over R logical CPUs (the global batch split between them, as `cosnet train
+--strategy mirrored --devices /cpu:0 ... /cpu:R-1` does), and it also prints the time of one
+all-reduce of every trainable weight's gradient and its share of a step.
 """
 import argparse
 import os
@@ -21,10 +25,11 @@ if str(REPO_ROOT) not in sys.path:  # run as a script without installing
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from cosnet_tf.data import DavisDataset, SyntheticVideoGenerator, make_frame_pair_dataset  # noqa: E402
-from cosnet_tf.models.presets import build_preset  # noqa: E402
 from cosnet_tf.training import COSNetTrainer, mix_streams  # noqa: E402
+from cosnet_tf.training.distribution import distribute_training_stream, make_strategy  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -39,6 +44,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--dtype-policy", default="float32", help="Keras dtype policy, e.g. mixed_bfloat16"
     )
+    parser.add_argument("--replicas", type=int, default=1, help="mirrored replicas over logical CPUs")
     return parser.parse_args(argv)
 
 
@@ -46,8 +52,29 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
+def all_reduce_seconds(strategy, variables, repeats=10):
+    """Seconds of one all-reduce (sum) of tensors shaped like `variables`, across the replicas."""
+
+    @tf.function
+    def reduce_once():
+        def replica_fn():
+            context = tf.distribute.get_replica_context()
+            return context.all_reduce("sum", [tf.ones(v.shape, v.dtype) for v in variables])
+
+        return strategy.run(replica_fn)
+
+    reduce_once()  # trace
+    start = time.perf_counter()
+    for _ in range(repeats):
+        reduce_once()
+    return (time.perf_counter() - start) / repeats
+
+
 def main(argv=None):
     args = parse_args(argv)
+    # First: logical CPUs can only be set up before TensorFlow runs anything.
+    strategy = make_strategy("mirrored", [f"/cpu:{i}" for i in range(args.replicas)]) if args.replicas > 1 \
+        else tf.distribute.get_strategy()
     if Path(args.davis).exists():
         videos, source = DavisDataset(args.davis), args.davis
     else:
@@ -68,11 +95,18 @@ def main(argv=None):
     rss_after_pipeline = peak_rss_mib()
 
     keras.config.set_dtype_policy(args.dtype_policy)
-    trainer = build_preset(
-        "mobilenetv2", cls=COSNetTrainer, backbone_config={"output_stride": args.output_stride}
-    )
-    trainer.compile(
-        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), jit_compile=args.jit_compile
+    with strategy.scope():
+        trainer = COSNetTrainer.from_preset(
+            "mobilenetv2", backbone_config={"output_stride": args.output_stride}
+        )
+        trainer.compile(
+            optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), jit_compile=args.jit_compile
+        )
+    stream = distribute_training_stream(
+        strategy,
+        lambda batch, seed: mix_streams(make_frame_pair_dataset(videos, tuple(args.size), batch, seed=seed)),
+        args.batch_size,
+        seed=0,
     )
     trainer.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
     start = time.perf_counter()
@@ -82,10 +116,14 @@ def main(argv=None):
 
     print(f"data: {source}; mobilenetv2, output stride {args.output_stride}, "
           f"{args.size[0]}x{args.size[1]}, batch {args.batch_size} pairs, {os.cpu_count()} CPUs, "
-          f"dtype policy {args.dtype_policy}, jit_compile {args.jit_compile}")
+          f"dtype policy {args.dtype_policy}, jit_compile {args.jit_compile}, "
+          f"{strategy.num_replicas_in_sync} replica(s)")
     print(f"input pipeline alone : {pipeline:8.1f} pairs/s")
     print(f"training (model.fit) : {training:8.2f} pairs/s  ({seconds / args.steps:.3f} s/step)")
     print(f"pipeline headroom    : {pipeline / training:8.1f}x faster than training needs")
+    if strategy.num_replicas_in_sync > 1:
+        reduce_seconds = all_reduce_seconds(strategy, trainer.trainable_variables)
+        print(f"all-reduce of grads  : {reduce_seconds:8.3f} s  ({100 * reduce_seconds * args.steps / seconds:.1f}% of a step)")
     print(f"peak memory (RSS)    : {peak_rss_mib():8.0f} MiB  (after the pipeline alone: {rss_after_pipeline:.0f} MiB)")
 
 

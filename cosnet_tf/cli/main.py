@@ -25,9 +25,27 @@ def _convert_weights(args):
     print(f"wrote {args.output} (resnet101_official, {model.count_params():,} weights)")
 
 
-def _presets(args):
-    from cosnet_tf.models.presets import preset_table
+def preset_table(count=True):
+    """A Markdown table of the presets, with parameter counts (builds each model)."""
+    import numpy as np
 
+    from cosnet_tf import COSNet
+    from cosnet_tf.models.presets import PRESETS
+
+    rows = ["| preset | backbone | co-attention | parameters (trainable) | description |", "|---|---|---|---|---|"]
+    for name, preset in PRESETS.items():
+        params = "-"
+        if count:
+            model = COSNet.from_preset(name)
+            trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+            params = f"{model.count_params():,} ({trainable:,})"
+        rows.append(
+            f"| `{name}` | {preset['backbone']} | {preset['model']['coattention']} | {params} | {preset['description']} |"
+        )
+    return "\n".join(rows)
+
+
+def _presets(args):
     print(preset_table(count=not args.no_count))
 
 

@@ -32,6 +32,16 @@ _FLAGS = {
     "coattention_config": dict(type=json.loads, help='co-attention settings as JSON, e.g. \'{"cosine": true}\''),
     "video_eval_refs": dict(nargs="+", type=int, help="after training, held-out J at these N (e.g. 0 5)"),
     "seed": dict(type=int, help="seed of pairs and augmentation"),
+    "strategy": dict(
+        choices=("auto", "none", "mirrored", "multi-worker"),
+        help="tf.distribute strategy: auto (mirrored when several GPUs are visible), none, mirrored "
+        "(local GPUs or --devices), multi-worker (from TF_CONFIG); --batch-size is then the global batch",
+    ),
+    "devices": dict(nargs="+", help="devices of the mirrored strategy, e.g. /gpu:0 /gpu:1 (/cpu:K: logical CPUs)"),
+    "synchronized_batch_norm": dict(
+        type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false",
+        help="the heads' batch norms over the global batch of all replicas",
+    ),
     "verbose": dict(type=int, help="0 silent, 1 progress bar, 2 one line per epoch"),
 }
 

@@ -11,7 +11,9 @@ class SegmentationHead(keras.layers.Layer):
 
     `depth` blocks of 3x3 convolution (no bias) -> batch norm -> ReLU, then a
     1x1 convolution with bias to one channel, bilinear upsampling to the input
-    frame's size and a sigmoid. The authors' code uses one block reading the
+    frame's size and a sigmoid. With `synchronized_batch_norm`, the batch
+    norms take their statistics over the global batch of a `tf.distribute`
+    strategy rather than each replica's part (for small per-replica batches). The authors' code uses one block reading the
     2C-channel co-attention feature X of Eq. 10 (`conv1`, `bn1`,
     `main_classifier1`); the paper describes two (Section 3.3). With
     `depth=0` it is a 1x1 classifier: the saliency side output of the
@@ -38,6 +40,7 @@ class SegmentationHead(keras.layers.Layer):
         depth=1,
         batch_norm_epsilon=1e-5,
         batch_norm_momentum=0.9,
+        synchronized_batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,6 +50,7 @@ class SegmentationHead(keras.layers.Layer):
         self.depth = int(depth)
         self.batch_norm_epsilon = float(batch_norm_epsilon)
         self.batch_norm_momentum = float(batch_norm_momentum)
+        self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.convs, self.norms = [], []
         for i in range(self.depth):
             self.convs.append(
@@ -63,6 +67,7 @@ class SegmentationHead(keras.layers.Layer):
                 layers.BatchNormalization(
                     epsilon=self.batch_norm_epsilon,
                     momentum=self.batch_norm_momentum,
+                    synchronized=self.synchronized_batch_norm,
                     name=f"bn{i + 1}",
                 )
             )
@@ -103,5 +108,6 @@ class SegmentationHead(keras.layers.Layer):
             depth=self.depth,
             batch_norm_epsilon=self.batch_norm_epsilon,
             batch_norm_momentum=self.batch_norm_momentum,
+            synchronized_batch_norm=self.synchronized_batch_norm,
         )
         return config

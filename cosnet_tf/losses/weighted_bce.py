@@ -3,6 +3,26 @@ import keras
 from keras import ops
 
 
+def _summed_over_replicas(*values):
+    """`values` summed over the replicas of a `tf.distribute` strategy (unchanged on one device).
+
+    Eq. 11's eta is the foreground share of the batch. Under a strategy each
+    replica sees part of the global batch; summing the counts over replicas
+    gives every replica the share of the whole batch, so the loss weights are
+    those of the same batch on one device.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return values
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        return values
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, list(values)))
+
+
 @keras.saving.register_keras_serializable(package="cosnet_tf")
 class WeightedBinaryCrossentropy(keras.losses.Loss):
     """Class-balanced binary cross-entropy (Eq. 11).
@@ -46,8 +66,7 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
         y_true = ops.cast(y_true > 0.5, y_pred.dtype)
-        n_fg = ops.sum(y_true)
-        n_all = ops.cast(ops.size(y_true), y_pred.dtype)
+        n_fg, n_all = _summed_over_replicas(ops.sum(y_true), ops.cast(ops.size(y_true), y_pred.dtype))
         eta = self.balance * (n_fg / n_all) + 0.5 * (1.0 - self.balance)
         if self.from_logits:
             log_p = ops.log_sigmoid(y_pred)

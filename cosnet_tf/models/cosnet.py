@@ -1,9 +1,12 @@
 """COSNet: the co-attention Siamese network (Section 3.2)."""
+import os
+
 import keras
 import numpy as np
 from keras import ops
 
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
+from cosnet_tf.models.presets import build_preset_backbone
 
 #: How `segment` combines N references: "attention" (the mean of the N gated summaries,
 #: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
@@ -70,6 +73,9 @@ class COSNet(keras.Model):
             released model has none).
         head_filters, head_depth: the segmentation module (`SegmentationHead`).
         batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
+        synchronized_batch_norm: the heads' batch norms take statistics over
+            the global batch of a `tf.distribute` strategy instead of each
+            replica's part (training only; off by default).
         inference_size: (height, width) the model was trained at, or None. The
             model itself takes any size; video segmentation resizes frames to
             this size when it is set (`cosnet train` records it) and
@@ -107,6 +113,7 @@ class COSNet(keras.Model):
         head_depth=1,
         batch_norm_epsilon=1e-5,
         batch_norm_momentum=0.9,
+        synchronized_batch_norm=False,
         inference_size=None,
         inference_short_side=None,
         **kwargs,
@@ -128,6 +135,7 @@ class COSNet(keras.Model):
         self.head_depth = int(head_depth)
         self.batch_norm_epsilon = float(batch_norm_epsilon)
         self.batch_norm_momentum = float(batch_norm_momentum)
+        self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.feature_channels = int(channels)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
         if inference_short_side is not None and (int(inference_short_side) != inference_short_side
@@ -140,6 +148,7 @@ class COSNet(keras.Model):
             depth=self.head_depth,
             batch_norm_epsilon=self.batch_norm_epsilon,
             batch_norm_momentum=self.batch_norm_momentum,
+            synchronized_batch_norm=self.synchronized_batch_norm,
         )
         self.saliency_head = SegmentationHead(depth=0, name="saliency_head")
         self.head_a = SegmentationHead(name="head_a", **head_args)
@@ -348,6 +357,7 @@ class COSNet(keras.Model):
             head_depth=self.head_depth,
             batch_norm_epsilon=self.batch_norm_epsilon,
             batch_norm_momentum=self.batch_norm_momentum,
+            synchronized_batch_norm=self.synchronized_batch_norm,
             inference_size=None if self.inference_size is None else list(self.inference_size),
             inference_short_side=self.inference_short_side,
         )
@@ -360,8 +370,31 @@ class COSNet(keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Builds a named preset or loads a saved `.keras` model; see `cosnet_tf.models.presets`."""
-        from cosnet_tf.models.presets import build_preset
+    def from_preset(cls, preset, backbone_config=None, backbone_weights=None, **model_overrides):
+        """Builds a named preset (`cosnet_tf.models.presets.PRESETS`) or loads a saved `.keras` model.
 
-        return build_preset(preset, cls=cls, **kwargs)
+        Called on a subclass (e.g. `COSNetTrainer.from_preset`), it builds that
+        subclass; `model_overrides` are its constructor's arguments
+        (coattention, head_depth, ...; `coattention_config` is merged into the
+        preset's).
+
+        Example:
+
+        >>> model = COSNet.from_preset("mobilenetv2", coattention="symmetric",
+        ...                            backbone_config={"alpha": 0.35, "aspp_filters": 32, "output_filters": 32})
+        >>> model.coattention_variant, model.feature_channels
+        ('symmetric', 32)
+        """
+        if isinstance(preset, (str, os.PathLike)) and str(preset).endswith(".keras"):
+            if backbone_config or backbone_weights or model_overrides:
+                raise ValueError("A saved .keras model takes no overrides; build a preset instead.")
+            if not os.path.exists(preset):
+                raise FileNotFoundError(f"Saved model not found: {preset}")
+            return keras.saving.load_model(preset)
+        backbone, model_config = build_preset_backbone(preset, backbone_config, backbone_weights)
+        coattention_config = model_config.pop("coattention_config", {})
+        coattention_config.update(model_overrides.pop("coattention_config", None) or {})
+        model_config.update(model_overrides)
+        if coattention_config:
+            model_config["coattention_config"] = coattention_config
+        return cls(backbone, **model_config)

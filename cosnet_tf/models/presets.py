@@ -1,17 +1,15 @@
 """Named COSNet configurations composed from named parts (mmsegmentation style).
 
-A preset is a backbone part plus model settings; `COSNet.from_preset(name, ...)`
-builds it, and keyword arguments override any setting:
+A preset is data: a backbone part plus model settings. `build_preset_backbone`
+builds the backbone part; `COSNet.from_preset(name, ...)` (or a subclass's, such
+as `COSNetTrainer.from_preset`) composes the model, and keyword arguments
+override any setting:
 
     COSNet.from_preset("mobilenetv2", coattention="symmetric",
                        backbone_config={"output_stride": 16},
                        backbone_weights="../shared/weights/mobilenet_v2_1.0_imagenet_no_top.h5")
 """
 import copy
-import os
-
-import keras
-import numpy as np
 
 from cosnet_tf.backbones import (
     MobileNetV2DeepLabV3Backbone,
@@ -69,34 +67,22 @@ def preset_config(name):
     return backbone_cls, copy.deepcopy(backbone_config), copy.deepcopy(preset["model"])
 
 
-def build_preset(preset, cls=None, backbone_config=None, backbone_weights=None, **model_overrides):
-    """Builds `preset` (a name in `PRESETS`, or a path to a saved `.keras` model).
+def build_preset_backbone(preset, backbone_config=None, backbone_weights=None):
+    """(backbone, model settings) of `preset`: the part `COSNet.from_preset` composes a model from.
 
     Args:
-        preset: a preset name or a `.keras` file.
-        cls: the model class (COSNet or a subclass such as the trainer).
+        preset: a name in `PRESETS`.
         backbone_config: overrides of the backbone part (e.g. output_stride).
         backbone_weights: None, "imagenet" (MobileNetV2 only: downloads the
             keras.applications file) or the path of a Keras `.h5` file whose
             layers are matched by name (a no-top MobileNetV2 or the DeepLabv3
             PASCAL file).
-        **model_overrides: COSNet arguments (coattention, head_depth, ...).
+
+    Returns:
+        The built backbone and a copy of the preset's model settings.
     """
-    if cls is None:
-        from cosnet_tf.models.cosnet import COSNet as cls
-    if isinstance(preset, (str, os.PathLike)) and str(preset).endswith(".keras"):
-        if backbone_config or backbone_weights or model_overrides:
-            raise ValueError("A saved .keras model takes no overrides; build a preset instead.")
-        if not os.path.exists(preset):
-            raise FileNotFoundError(f"Saved model not found: {preset}")
-        return keras.saving.load_model(preset)
     backbone_cls, bb_config, model_config = preset_config(preset)
     bb_config.update(backbone_config or {})
-    coattention_config = model_config.get("coattention_config", {})
-    coattention_config.update(model_overrides.pop("coattention_config", None) or {})
-    model_config.update(model_overrides)
-    if coattention_config:
-        model_config["coattention_config"] = coattention_config
     backbone = backbone_cls(name="backbone", **bb_config)
     if backbone_weights is not None:
         if backbone_cls is MobileNetV2DeepLabV3Backbone:
@@ -110,19 +96,4 @@ def build_preset(preset, cls=None, backbone_config=None, backbone_weights=None, 
                     "authors' checkpoint with cosnet_tf.conversion.load_official_weights."
                 )
             load_weights_by_name(backbone, backbone_weights)
-    return cls(backbone, **model_config)
-
-
-def preset_table(count=True):
-    """A Markdown table of the presets, with parameter counts (builds each model)."""
-    rows = ["| preset | backbone | co-attention | parameters (trainable) | description |", "|---|---|---|---|---|"]
-    for name, preset in PRESETS.items():
-        params = "-"
-        if count:
-            model = build_preset(name)
-            trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-            params = f"{model.count_params():,} ({trainable:,})"
-        rows.append(
-            f"| `{name}` | {preset['backbone']} | {preset['model']['coattention']} | {params} | {preset['description']} |"
-        )
-    return "\n".join(rows)
+    return backbone, model_config

@@ -48,8 +48,8 @@ def load_model(path=None):
         >>> import cosnet_tf
         >>> model = cosnet_tf.load_model()  # doctest: +SKIP
     """
-    from cosnet_tf.models.presets import build_preset
+    from cosnet_tf.models.cosnet import COSNet
 
     if path in (None, SHIPPED_MODEL, COATTENTION_MODEL):
         path = shipped_model_path(path)
-    return build_preset(path)
+    return COSNet.from_preset(path)

@@ -1,11 +1,27 @@
 """COSNet with the paper's alternating training loop (Section 3.2-3.3)."""
 import keras
+import numpy as np
 from keras import ops
 
 from cosnet_tf.losses import WeightedBinaryCrossentropy
 from cosnet_tf.models.cosnet import COSNet
 
 IMAGE_STREAM, VIDEO_STREAM = 0, 1
+
+
+def _per_replica_share(loss):
+    """`loss` / the number of replicas in sync (1 without a strategy).
+
+    Each replica's loss is the mean over its part of the global batch, and the
+    optimizer sums the replicas' gradients: scaled this way, the summed
+    gradient is the gradient of the global-batch mean, as on one device (the
+    parts are equal: the global batch divides evenly). The Eq. 12 penalty,
+    added once per replica, is then counted once.
+    """
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss * (1.0 / replicas)
 
 
 def binary_iou(y_true, y_pred, threshold=0.5):
@@ -20,7 +36,7 @@ def binary_iou(y_true, y_pred, threshold=0.5):
 
 @keras.saving.register_keras_serializable(package="cosnet_tf")
 class COSNetTrainer(COSNet):
-    """A `COSNet` whose `train_step` alternates still-image and video-pair batches.
+    """A `COSNet` whose training alternates still-image and video-pair steps.
 
     Each batch of the training dataset carries a stream id (`x["stream"]`,
     `IMAGE_STREAM` or `VIDEO_STREAM`, see `cosnet_tf.training.mix_streams`):
@@ -35,6 +51,12 @@ class COSNetTrainer(COSNet):
     Gradients of the co-attention module and the heads are multiplied by
     `head_lr_multiplier` (10 in the authors' code): with SGD this is the 10x
     learning rate of those parts (decoupled weight decay stays at 1x).
+
+    Under a `tf.distribute` strategy (`cosnet train --strategy`), build and
+    compile it in the strategy's scope: each stream is its own compiled step
+    (see `make_train_function`), losses are scaled for the replicas and Eq. 11's
+    foreground share is taken over the global batch, so a step gives the same
+    weights as on one device (docs/distributed.md).
 
     Metrics: `loss`, `image_loss`, `video_loss`, `orthogonality`, `pair_iou`
     (mean IoU of pred_a and pred_b at 0.5) while training; `J` (mean region
@@ -131,6 +153,16 @@ class COSNetTrainer(COSNet):
             parts += [self.coattention, self.gate]
         return {id(v) for part in parts for v in part.trainable_weights}
 
+    def _pixel_loss(self, masks, predictions):
+        """Eq. 11 averaged over this replica's samples, not scaled for the replicas.
+
+        (A Keras `Loss` called as a function already divides by the replica
+        count; the steps scale the whole loss, Eq. 12 included, once, in
+        `_per_replica_share`.) In float32 under any dtype policy, as a Keras
+        `Loss` computes.
+        """
+        return ops.mean(self.pixel_loss.call(masks, ops.cast(predictions, "float32")))
+
     def _image_step(self, x, y):
         import tensorflow as tf
 
@@ -139,10 +171,11 @@ class COSNetTrainer(COSNet):
         with tf.GradientTape() as tape:
             features = self.encode(frames, training=True)
             saliency = self.saliency(features, ops.shape(frames)[1:3], training=True)
-            loss = self.pixel_loss(masks, saliency)
-        grads = tape.gradient(loss, variables)
+            loss = self._pixel_loss(masks, saliency)
+            share = _per_replica_share(loss)  # inside the tape, or the gradient is None
+        grads = tape.gradient(share, variables)
         self.optimizer.apply(grads, variables)
-        return loss, ops.zeros((), loss.dtype), ops.zeros((), loss.dtype)
+        return loss
 
     def _video_step(self, x, y):
         import tensorflow as tf
@@ -154,12 +187,13 @@ class COSNetTrainer(COSNet):
                 batch = ops.shape(x["frame_a"])[0]
                 keep = keras.random.uniform((batch,), seed=self.seed_generator) >= self.summary_dropout
             out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep)
-            pair_loss = self.pixel_loss(y["mask_a"], out["pred_a"]) + self.pixel_loss(
+            pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
                 y["mask_b"], out["pred_b"]
             )
             regularization = ops.sum(ops.stack(self.losses)) if self.losses else ops.zeros(())
             loss = pair_loss + regularization
-        grads = tape.gradient(loss, variables)
+            share = _per_replica_share(loss)
+        grads = tape.gradient(share, variables)
         head_ids = self._head_variable_ids()
         pairs = [
             (g * self.head_lr_multiplier if id(v) in head_ids else g, v)
@@ -170,36 +204,108 @@ class COSNetTrainer(COSNet):
         iou = 0.5 * (binary_iou(y["mask_a"], out["pred_a"]) + binary_iou(y["mask_b"], out["pred_b"]))
         return loss, regularization, iou
 
-    def train_step(self, data):
-        import tensorflow as tf
+    # ----------------------------------------------------------- train steps
+    def make_train_function(self, force=False):
+        """One compiled step per stream; the host picks the step for each batch.
 
-        x, y = data[0], data[1]
-        if "stream" not in x:
+        Under a `tf.distribute` strategy, every replica must run the same step:
+        the optimizer's all-reduce is a synchronisation point, and one inside a
+        data-dependent `tf.cond` (an image step on one replica, a video step on
+        another) is not allowed. So the still-image and video-pair steps are
+        separate compiled functions, and the stream of each batch is read on
+        the host before either runs. Batches come from `mix_streams`, whose
+        pattern (`video_steps` pair batches, then `image_steps` image batches)
+        is fixed, so step i has the same stream on every replica and every
+        worker: a function of the step, not of any replica's data.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        if getattr(self, "steps_per_execution", 1) != 1:
+            raise ValueError(
+                "COSNetTrainer runs one step per call (the stream of each batch is chosen on the "
+                f"host); compile it with steps_per_execution=1, not {self.steps_per_execution}."
+            )
+        steps = {
+            VIDEO_STREAM: self._make_function(self._video_train_step),
+            IMAGE_STREAM: self._make_function(self._image_train_step),
+        }
+
+        def train_function(iterator):
+            data = next(iter(iterator))  # StopIteration ends the epoch, as in Keras
+            return steps[self._stream_of(data)]([data])
+
+        self.train_function = train_function
+        return train_function
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy, Keras's fit first takes one batch from the iterator and all-reduces
+        # it to build the model symbolically. COSNet builds every weight at construction and
+        # `compile` builds the optimizer, so there is nothing to build; skipping it keeps that
+        # batch in the stream's pattern and avoids an all-reduce of a nested dict, which
+        # MultiWorkerMirroredStrategy cannot do.
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def _stream_of(self, data):
+        x = data[0]
+        if not isinstance(x, dict) or "stream" not in x:
             raise ValueError(
                 "COSNetTrainer needs batches with a 'stream' entry; build the training data "
                 "with cosnet_tf.training.mix_streams."
             )
-        is_video = ops.equal(ops.reshape(x["stream"], (-1,))[0], VIDEO_STREAM)
-        loss, regularization, iou = tf.cond(
-            is_video, lambda: self._video_step(x, y), lambda: self._image_step(x, y)
-        )
-        video_weight = ops.cast(is_video, "float32")
+        # A distributed batch holds one part per local replica; they must share one stream, or
+        # the replicas would run different steps and wait for each other's all-reduce forever.
+        parts = self.distribute_strategy.experimental_local_results(x["stream"])
+        streams = {int(v) for part in parts for v in np.reshape(ops.convert_to_numpy(part), (-1,))}
+        if len(streams) != 1 or not streams <= {IMAGE_STREAM, VIDEO_STREAM}:
+            raise ValueError(
+                f"A training batch must hold one stream (video pairs or still images) on every replica; "
+                f"got stream ids {sorted(streams)}."
+            )
+        stream = streams.pop()
+        return stream
+
+    def _video_train_step(self, data):
+        loss, regularization, iou = self._video_step(data[0], data[1])
+        self.video_loss_tracker.update_state(loss)
+        self.orthogonality_tracker.update_state(regularization)
+        self.pair_iou_tracker.update_state(iou)
+        return self._train_logs(loss)
+
+    def _image_train_step(self, data):
+        loss = self._image_step(data[0], data[1])
+        self.image_loss_tracker.update_state(loss)
+        return self._train_logs(loss)
+
+    def _train_logs(self, loss):
         self.loss_tracker.update_state(loss)
-        self.video_loss_tracker.update_state(loss, sample_weight=video_weight)
-        self.image_loss_tracker.update_state(loss, sample_weight=1.0 - video_weight)
-        self.orthogonality_tracker.update_state(regularization, sample_weight=video_weight)
-        self.pair_iou_tracker.update_state(iou, sample_weight=video_weight)
-        return {m.name: m.result() for m in self.metrics if m.name != "J"}
+        return self._logs({m.name: m.result() for m in self.metrics if m.name != "J"})
+
+    def _logs(self, logs):
+        # Keras 3 reduces a step's outputs across the workers of a MultiWorkerMirroredStrategy
+        # with `reduce(MEAN, axis=0)`, which fails on scalars (tensorflow/tensorflow#72388):
+        # there, each value goes out as a vector of one, which the logs read back as a float.
+        import tensorflow as tf
+
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
+
+    def train_step(self, data):
+        """The step of the batch's stream (see `make_train_function`), for callers outside `fit`."""
+        stream = self._stream_of(data)
+        return (self._video_train_step if stream == VIDEO_STREAM else self._image_train_step)(data)
 
     def test_step(self, data):
         x, y = data[0], data[1]
         out = self({"frame_a": x["frame_a"], "frame_b": x["frame_b"]}, training=False)
-        loss = self.pixel_loss(y["mask_a"], out["pred_a"]) + self.pixel_loss(y["mask_b"], out["pred_b"])
+        loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(y["mask_b"], out["pred_b"])
         batch = ops.cast(ops.shape(x["frame_a"])[0], "float32")
         j = 0.5 * (binary_iou(y["mask_a"], out["pred_a"]) + binary_iou(y["mask_b"], out["pred_b"]))
         self.loss_tracker.update_state(loss)
         self.j_tracker.update_state(j, sample_weight=batch)  # a mean over frames
-        return {"loss": self.loss_tracker.result(), "J": self.j_tracker.result()}
+        return self._logs({"loss": self.loss_tracker.result(), "J": self.j_tracker.result()})
 
     def get_config(self):
         config = super().get_config()

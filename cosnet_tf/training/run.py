@@ -1,8 +1,11 @@
 """A whole training run with `model.fit`: data, model, optimizer, checkpoints, logs."""
+import hashlib
 import json
 import os
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from cosnet_tf.data import (
     AugmentationConfig,
@@ -11,9 +14,9 @@ from cosnet_tf.data import (
     make_frame_pair_dataset,
     make_saliency_dataset,
 )
-from cosnet_tf.models.presets import build_preset
 from cosnet_tf.training.callbacks import BestModelSaver, NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.cosnet_trainer import COSNetTrainer
+from cosnet_tf.training.distribution import distribute_training_stream, make_strategy, worker_role
 from cosnet_tf.training.streams import mix_streams
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
 
@@ -24,26 +27,27 @@ def _davis(config, names, split):
     return DavisDataset(config.davis_root, split=split)
 
 
-def build_datasets(config, epoch_offset=0):
+def build_datasets(config, epoch_offset=0, strategy=None):
     """(training stream, validation pairs or None) for `config`.
 
     `epoch_offset` reseeds the training stream after a resume so the pairs
     drawn after a restart are new ones, not a replay of the first epochs.
+    Under a `tf.distribute` strategy with several replicas the training stream
+    is split between them (`distribution.distribute_training_stream`);
+    `config.batch_size` is the global batch.
     """
     train_videos = _davis(config, config.train_sequences, config.train_split)
+    saliency = SaliencyDataset(config.saliency_images, config.saliency_masks) if config.saliency_images else None
+
+    def make_stream(batch_size, seed):
+        pairs = make_frame_pair_dataset(train_videos, config.image_size, batch_size, seed=seed)
+        stills = None
+        if saliency is not None:
+            stills = make_saliency_dataset(saliency, config.image_size, batch_size, seed=seed)
+        return mix_streams(pairs, stills, config.video_steps, config.image_steps)
+
     seed = config.seed + 1_000_003 * epoch_offset
-    pairs = make_frame_pair_dataset(
-        train_videos, config.image_size, config.batch_size, seed=seed
-    )
-    stills = None
-    if config.saliency_images:
-        stills = make_saliency_dataset(
-            SaliencyDataset(config.saliency_images, config.saliency_masks),
-            config.image_size,
-            config.batch_size,
-            seed=seed,
-        )
-    train = mix_streams(pairs, stills, config.video_steps, config.image_steps)
+    train = distribute_training_stream(strategy or tf.distribute.get_strategy(), make_stream, config.batch_size, seed)
     val = None
     if config.val_sequences or config.val_split:
         val_videos = _davis(config, config.val_sequences, config.val_split)
@@ -69,15 +73,15 @@ def build_trainer(config):
         model_config["coattention_config"] = dict(config.coattention_config)
     if config.coattention == "symmetric":
         model_config["coattention_config"].setdefault("orthogonality_weight", config.orthogonality_weight)
-    trainer = build_preset(
+    trainer = COSNetTrainer.from_preset(
         config.preset,
-        cls=COSNetTrainer,
         backbone_config=config.backbone_config,
         backbone_weights=config.backbone_weights,
         head_lr_multiplier=config.head_lr_multiplier,
         summary_dropout=config.summary_dropout,
         class_balance=config.class_balance,
         freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
+        synchronized_batch_norm=config.synchronized_batch_norm,
         inference_size=config.image_size,
         inference_short_side=config.inference_short_side,
         **model_config,
@@ -95,6 +99,14 @@ def build_trainer(config):
         optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum, weight_decay=config.weight_decay)
     trainer.compile(optimizer=optimizer)
     return trainer
+
+
+def weights_fingerprint(model):
+    """A short hash of every weight's bytes: equal on every replica and worker of one run."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def write_benchmark(config):
@@ -133,32 +145,45 @@ def train(config):
 
     Returns:
         A dict: the final step, the last logs, paths, and a NaN message if any.
+
+    Under `config.strategy` (see `cosnet_tf.training.distribution`) the model is
+    built under the strategy's scope and only the chief process writes the
+    run folder (config, checkpoints, logs, models). Every worker restores from
+    the chief's checkpoint, so a multi-worker run needs `run_dir` on a file
+    system all workers share; after a worker dies, restarting every worker
+    resumes the run at the last checkpoint.
     """
-    if write_benchmark(config) and config.verbose:
+    # First: a mirrored strategy over logical CPUs can only be set up before TensorFlow runs.
+    strategy = make_strategy(config.strategy, config.devices)
+    chief, _ = worker_role(strategy)
+    if chief and write_benchmark(config) and config.verbose:
         print(f"wrote the {config.benchmark.get('generator', 'recurrence')} benchmark to {config.davis_root}")
-    os.makedirs(config.run_dir, exist_ok=True)
-    atomic_write_bytes(
-        os.path.join(config.run_dir, "config.json"), json.dumps(config.to_dict(), indent=2).encode()
-    )
-    trainer = build_trainer(config)
+    if chief:
+        os.makedirs(config.run_dir, exist_ok=True)
+        atomic_write_bytes(
+            os.path.join(config.run_dir, "config.json"), json.dumps(config.to_dict(), indent=2).encode()
+        )
+    with strategy.scope():
+        trainer = build_trainer(config)
     checkpoint = ResumableCheckpoint(os.path.join(config.run_dir, "checkpoint"))
     state = checkpoint.restore(trainer)
     initial_epoch = state["epoch"] if state else 0
     epochs = config.steps // config.checkpoint_every
     if state and config.verbose:
         print(f"resuming {config.run_dir} at step {state['step']} (epoch {initial_epoch}/{epochs})")
-    train_data, val_data = build_datasets(config, epoch_offset=initial_epoch)
+    train_data, val_data = build_datasets(config, epoch_offset=initial_epoch, strategy=strategy)
     nan_guard = NaNGuard(checkpoint.directory)
-    callbacks = [
-        nan_guard,
-        keras.callbacks.CSVLogger(os.path.join(config.run_dir, "log.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(config.run_dir, "tensorboard"), update_freq=10),
-    ]
-    if val_data is not None:
-        callbacks.append(BestModelSaver(os.path.join(config.run_dir, "best.keras"), "val_J", "max"))
-    # Last at each epoch end: what a checkpoint claims done is already logged and
-    # saved, so a kill in between only repeats an epoch, never skips its records.
-    callbacks.append(checkpoint)
+    callbacks = [nan_guard]
+    if chief:
+        callbacks += [
+            keras.callbacks.CSVLogger(os.path.join(config.run_dir, "log.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(config.run_dir, "tensorboard"), update_freq=10),
+        ]
+        if val_data is not None:
+            callbacks.append(BestModelSaver(os.path.join(config.run_dir, "best.keras"), "val_J", "max"))
+        # Last at each epoch end: what a checkpoint claims done is already logged and
+        # saved, so a kill in between only repeats an epoch, never skips its records.
+        callbacks.append(checkpoint)
     history = None
     if initial_epoch < epochs:
         history = trainer.fit(
@@ -173,7 +198,7 @@ def train(config):
         )
     final_path = os.path.join(config.run_dir, "final.keras")
     video_j = None
-    if nan_guard.message is None:
+    if nan_guard.message is None and chief:
         model = trainer.to_inference_model()
         with atomic_output_path(final_path) as tmp:
             model.save(tmp)
@@ -190,9 +215,15 @@ def train(config):
             )
             if config.verbose:
                 print("held-out J: " + ", ".join(f"{k} {v:.3f}" for k, v in video_j.items()))
+    step = int(trainer.optimizer.iterations.numpy())
+    fingerprint = weights_fingerprint(trainer)
+    if config.verbose:
+        # Printed by every worker: equal fingerprints show the replicas stayed in sync.
+        print(f"trained to step {step}; weights fingerprint {fingerprint}")
     return {
+        "fingerprint": fingerprint,
         "video_J": video_j,
-        "step": int(trainer.optimizer.iterations.numpy()),
+        "step": step,
         "logs": {k: v[-1] for k, v in history.history.items()} if history else {},
         "final": final_path if nan_guard.message is None else None,
         "best": os.path.join(config.run_dir, "best.keras") if val_data is not None else None,

@@ -59,6 +59,11 @@ class TrainConfig:
     video_steps: int = 2
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
+    # tf.distribute (cosnet_tf.training.distribution): "auto" | "none" | "mirrored" | "multi-worker";
+    # devices for "mirrored" (e.g. ["/gpu:0", "/gpu:1"]); batch_size is then the global batch.
+    strategy: str = "auto"
+    devices: Optional[list] = None
+    synchronized_batch_norm: bool = False  # the heads' batch norms over the global batch
     seed: int = 0
     verbose: int = 1
     # A synthetic benchmark written to davis_root when that folder holds no data yet:
@@ -71,6 +76,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.coattention == "none":
             self.coattention = None
+        from cosnet_tf.training.distribution import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}.")
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}.")
         if self.benchmark is not None:

@@ -26,7 +26,7 @@ def mix_streams(video_pairs, still_images=None, video_steps=2, image_steps=1):
     (`video_steps=2, image_steps=1`). Every element is
     `({"frame_a", "frame_b", "stream"}, {"mask_a", "mask_b"})` with
     `stream` = `IMAGE_STREAM` or `VIDEO_STREAM` for each sample, which
-    `COSNetTrainer.train_step` reads.
+    `COSNetTrainer` reads to pick each step (`make_train_function`).
 
     Args:
         video_pairs: batches from `cosnet_tf.data.make_frame_pair_dataset`.

@@ -1,0 +1,76 @@
+"""One training step under `MirroredStrategy` over 2 logical CPUs against the same step on one device.
+
+Run as a script (the logical devices must be set before TensorFlow starts, so
+not inside the pytest process): prints one JSON line with the largest weight
+difference after a video step and after an image step.
+
+    python -m tests.helpers.mirrored_step
+"""
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf  # noqa: E402
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer  # noqa: E402
+from tests.conftest import tiny_backbone  # noqa: E402
+
+
+def build(variant):
+    keras.utils.set_random_seed(0)
+    # Heads' batch norm synchronized: each replica sees 2 of the 4 samples, and the
+    # statistics must be those of all 4, as on one device.
+    model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16, synchronized_batch_norm=True,
+                          class_balance=1.0, head_lr_multiplier=10.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-3))
+    return model
+
+
+def batch(stream, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = rng.uniform(0, 255, (2, 4, 48, 48, 3)).astype("float32")
+    masks = np.zeros((2, 4, 48, 48, 1), "float32")
+    # Foreground shares differ between the two halves of the batch (one per replica),
+    # so Eq. 11's eta is wrong unless it is taken over the whole batch.
+    masks[:, :2, 8:40, 8:40] = 1.0
+    masks[:, 2:, 20:28, 20:28] = 1.0
+    x = {"frame_a": frames[0], "frame_b": frames[1], "stream": np.full((4,), stream, "int32")}
+    y = {"mask_a": masks[0], "mask_b": masks[1]}
+    return x, y
+
+
+def weights_after_step(strategy, variant, stream):
+    with strategy.scope():
+        model = build(variant)
+    x, y = batch(stream)
+    data = tf.data.Dataset.from_tensors((x, y))  # one global batch of 4
+    model.fit(data, epochs=1, verbose=0)
+    return [w.numpy() for w in model.trainable_weights], model
+
+
+def main():
+    variant = sys.argv[1] if len(sys.argv) > 1 else "symmetric"
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    result = {"replicas": mirrored.num_replicas_in_sync}
+    for name, stream in (("video", VIDEO_STREAM), ("image", IMAGE_STREAM)):
+        one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream)
+        two, model = weights_after_step(mirrored, variant, stream)
+        start = build(variant)
+        moved = max(float(np.abs(a - b.numpy()).max()) for a, b in zip(one, start.trainable_weights))
+        result[name] = {
+            "max_difference": max(float(np.abs(a - b).max()) for a, b in zip(one, two)),
+            "largest_move": moved,
+            "iterations": int(model.optimizer.iterations.numpy()),
+        }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
