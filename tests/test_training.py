@@ -56,7 +56,9 @@ def test_mix_streams_follows_the_pattern(synthetic):
         mix_streams(None, None, video_steps=0)
 
 
-@pytest.mark.parametrize("variant", ["vanilla", "symmetric", "channel"])
+# Symmetric and channel-wise in the slow step (about 20 s each): the default suite stays under 10 minutes.
+@pytest.mark.parametrize("variant", ["vanilla", pytest.param("symmetric", marks=pytest.mark.slow),
+                                     pytest.param("channel", marks=pytest.mark.slow)])
 def test_image_step_trains_only_backbone_and_side_output(synthetic, variant):
     model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16)
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-4))

@@ -28,9 +28,10 @@ Example:
 """
 from cosnet_tf.inference.array_frame_source import ArrayFrameSource
 from cosnet_tf.inference.explanation import FrameExplanation, explain_frame, render_explanation_sheet
-from cosnet_tf.inference.frame_source import FrameSource, open_frame_source
+from cosnet_tf.inference.frame_source import FrameSource
 from cosnet_tf.inference.image_frame_source import IMAGE_EXTENSIONS, ImageFrameSource
 from cosnet_tf.inference.mask_writer import MaskWriter
+from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.reference_sampling import (
     SAMPLING_STRATEGIES,
     reference_schedule,

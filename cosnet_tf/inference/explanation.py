@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from cosnet_tf.inference.frame_source import open_frame_source
+from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.input_size import resolve_input_size
 from cosnet_tf.inference.reference_sampling import select_reference_indices
 

@@ -12,11 +12,10 @@ Sources: :class:`~cosnet_tf.inference.ArrayFrameSource` (frames in memory),
 :class:`~cosnet_tf.inference.ImageFrameSource` (image files: a folder, a
 list of paths, or the sequences of a DAVIS root) and
 :class:`~cosnet_tf.inference.VideoFileFrameSource` (a video file, PyAV).
-:func:`open_frame_source` picks one for a path, array or list.
+:func:`~cosnet_tf.inference.open_frame_source` (its own module, which imports the
+sources) picks one for a path, array or list.
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -96,42 +95,3 @@ class FrameSource:
     def __repr__(self):
         height, width = self.frame_size
         return f"{type(self).__name__}(name={self.name!r}, frames={len(self)}, size={width}x{height})"
-
-
-def open_frame_source(source, name=None):
-    """A :class:`FrameSource` for ``source``.
-
-    Args:
-        source: a :class:`FrameSource` (returned as is); a ``[T, H, W, 3]``
-            array or a list of ``[H, W, 3]`` arrays; a list of image paths; a
-            folder of frames (image files sorted by name, natural order); or a
-            video file (decoded with PyAV, ``pip install av``).
-        name: the video's name (default: from the folder or file name).
-
-    Raises:
-        FileNotFoundError: the path does not exist.
-        DataFileError: no frames, frames of mixed sizes, or an unreadable
-            frame or video (the message names the file).
-    """
-    if isinstance(source, FrameSource):
-        return source
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if os.path.isdir(path):
-            from cosnet_tf.inference.image_frame_source import ImageFrameSource
-
-            return ImageFrameSource.from_folder(path, name=name)
-        if os.path.isfile(path):
-            from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
-
-            return VideoFileFrameSource(path, name=name)
-        raise FileNotFoundError(f"input not found: '{path}'")
-    if isinstance(source, (list, tuple)) and source and all(
-        isinstance(item, (str, os.PathLike)) for item in source
-    ):
-        from cosnet_tf.inference.image_frame_source import ImageFrameSource
-
-        return ImageFrameSource(source, name=name)
-    from cosnet_tf.inference.array_frame_source import ArrayFrameSource
-
-    return ArrayFrameSource(source, name=name or "frames")

@@ -8,7 +8,7 @@ import numpy as np
 
 from typing import NamedTuple
 
-from cosnet_tf.inference.frame_source import open_frame_source
+from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.input_size import positive_int, resolve_input_size
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
 from cosnet_tf.models.cosnet import FUSIONS

@@ -283,7 +283,7 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
         sampling: "uniform", "random" or "local" (Table 1).
         seed: seed of the "random" sampling.
     """
-    from cosnet_tf.inference.frame_source import open_frame_source
+    from cosnet_tf.inference.open_frame_source import open_frame_source
 
     if encode_batch_size < 1:
         raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size}.")

@@ -263,8 +263,7 @@ class COSNetTrainer(COSNet):
                 f"A training batch must hold one stream (video pairs or still images) on every replica; "
                 f"got stream ids {sorted(streams)}."
             )
-        stream = streams.pop()
-        return stream
+        return streams.pop()
 
     def _video_train_step(self, data):
         loss, regularization, iou = self._video_step(data[0], data[1])
@@ -293,7 +292,7 @@ class COSNetTrainer(COSNet):
         return logs
 
     def train_step(self, data):
-        """The step of the batch's stream (see `make_train_function`), for callers outside `fit`."""
+        """The step of the batch's stream (see `make_train_function`), for eager callers outside `fit`."""
         stream = self._stream_of(data)
         return (self._video_train_step if stream == VIDEO_STREAM else self._image_train_step)(data)
 

@@ -11,13 +11,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
-
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer  # noqa: E402
 from tests.conftest import tiny_backbone  # noqa: E402
@@ -56,6 +52,10 @@ def weights_after_step(strategy, variant, stream):
 
 
 def main():
+    # Here, not at import: pytest's doctest collection imports this module, and the logical
+    # devices must not change the test process (nor can they, once TensorFlow has run).
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     variant = sys.argv[1] if len(sys.argv) > 1 else "symmetric"
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     result = {"replicas": mirrored.num_replicas_in_sync}
