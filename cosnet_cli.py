@@ -59,9 +59,10 @@ def _wants_verbose(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if _wants_verbose(argv):
+    verbose = _wants_verbose(argv)
+    if verbose:
         os.environ[VERBOSE_ENV] = "1"  # also keeps cosnet_tf.cli.main from lowering the log level
-    quiet_tensorflow(_wants_verbose(argv))
+    quiet_tensorflow(verbose)
     from cosnet_tf.cli.main import main as cosnet_main
 
     return cosnet_main(argv)

@@ -82,10 +82,10 @@ def main(argv=None):
             tempfile.mkdtemp()
         )
         videos, source = DavisDataset(root), f"synthetic videos ({root})"
-    pairs = make_frame_pair_dataset(videos, tuple(args.size), args.batch_size, seed=0)
-    stream = mix_streams(pairs)
+    def make_stream(batch_size, seed):
+        return mix_streams(make_frame_pair_dataset(videos, tuple(args.size), batch_size, seed=seed))
 
-    iterator = iter(stream)
+    iterator = iter(make_stream(args.batch_size, 0))
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
@@ -102,12 +102,7 @@ def main(argv=None):
         trainer.compile(
             optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), jit_compile=args.jit_compile
         )
-    stream = distribute_training_stream(
-        strategy,
-        lambda batch, seed: mix_streams(make_frame_pair_dataset(videos, tuple(args.size), batch, seed=seed)),
-        args.batch_size,
-        seed=0,
-    )
+    stream = distribute_training_stream(strategy, make_stream, args.batch_size, seed=0)
     trainer.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
     start = time.perf_counter()
     trainer.fit(stream, steps_per_epoch=args.steps, epochs=1, verbose=0)

@@ -11,13 +11,14 @@ class SegmentationHead(keras.layers.Layer):
 
     `depth` blocks of 3x3 convolution (no bias) -> batch norm -> ReLU, then a
     1x1 convolution with bias to one channel, bilinear upsampling to the input
-    frame's size and a sigmoid. With `synchronized_batch_norm`, the batch
-    norms take their statistics over the global batch of a `tf.distribute`
-    strategy rather than each replica's part (for small per-replica batches). The authors' code uses one block reading the
+    frame's size and a sigmoid. The authors' code uses one block reading the
     2C-channel co-attention feature X of Eq. 10 (`conv1`, `bn1`,
     `main_classifier1`); the paper describes two (Section 3.3). With
     `depth=0` it is a 1x1 classifier: the saliency side output of the
-    still-image stream (`encoder.main_classifier`).
+    still-image stream (`encoder.main_classifier`). With
+    `synchronized_batch_norm`, the batch norms take their statistics over the
+    global batch of a `tf.distribute` strategy rather than each replica's part
+    (for small per-replica batches).
 
     Call arguments:
         features: NHWC features.

@@ -15,9 +15,7 @@ def _summed_over_replicas(*values):
         return values
     import tensorflow as tf
 
-    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
-        return values
-    context = tf.distribute.get_replica_context()
+    context = tf.distribute.get_replica_context()  # None in a cross-replica context
     if context is None or context.num_replicas_in_sync == 1:
         return values
     return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, list(values)))

@@ -138,10 +138,12 @@ class COSNet(keras.Model):
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.feature_channels = int(channels)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
-        if inference_short_side is not None and (int(inference_short_side) != inference_short_side
-                                                 or inference_short_side < 1):
-            raise ValueError(f"`inference_short_side` must be a positive integer, got {inference_short_side!r}.")
-        self.inference_short_side = None if inference_short_side is None else int(inference_short_side)
+        # (Imported here: the inference package imports this module.)
+        from cosnet_tf.inference.input_size import positive_int
+
+        self.inference_short_side = (
+            None if inference_short_side is None else positive_int("inference_short_side", inference_short_side)
+        )
 
         head_args = dict(
             filters=self.head_filters,

@@ -226,8 +226,7 @@ class COSNetTrainer(COSNet):
                 f"host); compile it with steps_per_execution=1, not {self.steps_per_execution}."
             )
         steps = {
-            VIDEO_STREAM: self._make_function(self._video_train_step),
-            IMAGE_STREAM: self._make_function(self._image_train_step),
+            stream: self._make_function(self._train_step_of(stream)) for stream in (VIDEO_STREAM, IMAGE_STREAM)
         }
 
         def train_function(iterator):
@@ -265,6 +264,9 @@ class COSNetTrainer(COSNet):
             )
         return streams.pop()
 
+    def _train_step_of(self, stream):
+        return self._video_train_step if stream == VIDEO_STREAM else self._image_train_step
+
     def _video_train_step(self, data):
         loss, regularization, iou = self._video_step(data[0], data[1])
         self.video_loss_tracker.update_state(loss)
@@ -293,8 +295,7 @@ class COSNetTrainer(COSNet):
 
     def train_step(self, data):
         """The step of the batch's stream (see `make_train_function`), for eager callers outside `fit`."""
-        stream = self._stream_of(data)
-        return (self._video_train_step if stream == VIDEO_STREAM else self._image_train_step)(data)
+        return self._train_step_of(self._stream_of(data))(data)
 
     def test_step(self, data):
         x, y = data[0], data[1]
