@@ -10,7 +10,7 @@ from cosnet_tf.inference import (
     reference_schedule,
     select_reference_indices,
 )
-from tests.conftest import tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, tiny_cosnet
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +308,9 @@ def test_segment_encoded_equals_segment(model, refs, sampling, fusion, pool):
     segmenter = VideoSegmenter(model, refs, sampling, fusion, input_size=(32, 48), reference_pool=pool)
     encoded = segmenter.encode_video(video)
     assert encoded.features.shape[0] == 7 and encoded.frame_size == (40, 56)
-    np.testing.assert_allclose(segmenter.segment_encoded(encoded), segmenter.segment(video), atol=1e-5)
+    np.testing.assert_allclose(
+        segmenter.segment_encoded(encoded), segmenter.segment(video), atol=REORDERED_FLOAT32_ATOL
+    )
 
 
 def test_reference_pool_attends_to_pooled_reference_features(model):
@@ -321,9 +323,9 @@ def test_reference_pool_attends_to_pooled_reference_features(model):
         pooled = tf.nn.avg_pool2d(tf.gather(features, references), 2, 2, "SAME")[None]  # [1, 3, 2, 2, C]
         expected = model.segment(features[query : query + 1], pooled, output_size=(64, 64))
         expected = tf.image.resize(expected, (40, 56))[0, :, :, 0]
-        np.testing.assert_allclose(probabilities[query], expected, atol=1e-5)
+        np.testing.assert_allclose(probabilities[query], expected, atol=REORDERED_FLOAT32_ATOL)
     exact = VideoSegmenter(model, 3, "uniform", input_size=(64, 64)).segment(video)
-    assert not np.allclose(exact, probabilities, atol=1e-6)  # pooling does change the result
+    assert np.abs(exact - probabilities).max() > 1e-2  # pooling does change the result (0.34 here)
 
 
 @pytest.mark.parametrize("value", [0, -2, 1.5, True])
