@@ -15,9 +15,9 @@ def _train_and_score(tmp_path, seed=0):
     from cosnet_tf.training.run_config import TrainConfig
 
     config = TrainConfig(
-        run_dir=str(tmp_path / "run"), davis_root=str(tmp_path / "data"), preset="mobilenetv2",
-        coattention="vanilla", coattention_config={"cosine": True},
-        backbone_config={"alpha": 0.35, "output_stride": 8, "aspp_filters": 32, "output_filters": 32},
+        run_dir=str(tmp_path / "run"), davis_root=str(tmp_path / "data"),
+        model=dict(preset="mobilenetv2", coattention="vanilla", coattention_config={"cosine": True},
+                   backbone_config={"alpha": 0.35, "output_stride": 8, "aspp_filters": 32, "output_filters": 32}),
         image_size=(64, 64), batch_size=4, steps=300, checkpoint_every=150, val_batches=2,
         learning_rate=0.02, weight_decay=1e-4, summary_dropout=0.2, class_balance=0.0,
         video_eval_refs=[0, 1, 5], seed=seed, verbose=0,

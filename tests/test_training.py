@@ -197,8 +197,10 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
 
     root = tmp_path / "data"
     config = TrainConfig(
-        run_dir=str(tmp_path / "run"), davis_root=str(root), preset="mobilenetv2", coattention="vanilla",
-        coattention_config={"cosine": True}, backbone_config=TINY_BACKBONE, image_size=(48, 48),
+        run_dir=str(tmp_path / "run"), davis_root=str(root),
+        model=dict(preset="mobilenetv2", coattention="vanilla", coattention_config={"cosine": True},
+                   backbone_config=TINY_BACKBONE),
+        image_size=(48, 48),
         batch_size=2, steps=4, checkpoint_every=2, val_batches=1, class_balance=0.0,
         video_eval_refs=[0, 2], verbose=0,
         benchmark={"generator": "recurrence", "num_sequences": 3, "num_val_sequences": 1,
@@ -222,8 +224,8 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
 def test_class_balance_and_none_reach_the_trainer(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
-    config = TrainConfig(davis_root="x", coattention="none", backbone_config=TINY_BACKBONE, class_balance=0.25,
-                         image_size=(48, 80), inference_short_side=64)
+    config = TrainConfig(davis_root="x", model=dict(coattention="none", backbone_config=TINY_BACKBONE),
+                         class_balance=0.25, image_size=(48, 80), inference_short_side=64)
     trainer = build_trainer(config)
     assert trainer.coattention is None and trainer.pixel_loss.balance == 0.25
     assert trainer.get_config()["class_balance"] == 0.25
@@ -244,3 +246,62 @@ def test_coattention_none_flag_overrides_the_config_file(tmp_path):
     assert config_from_args(args).coattention is None
     args = build_parser().parse_args(["train", "--config", str(path)])
     assert config_from_args(args).coattention == "vanilla"
+
+
+def test_model_section_goes_to_from_preset_unchanged(tmp_path):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.run import build_trainer
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        'davis_root = "x"\n[model]\npreset = "mobilenetv2"\ncoattention = "channel"\nhead_depth = 2\n'
+        'coattention_config = { hidden_units = 8 }\n'
+        'backbone_config = { alpha = 0.35, output_stride = 16, aspp_filters = 16, output_filters = 16 }\n'
+    )
+    config = config_from_args(build_parser().parse_args(["train", "--config", str(path)]))
+    assert config.model["head_depth"] == 2 and config.coattention == "channel"
+    trainer = build_trainer(config)
+    assert trainer.head_depth == 2 and trainer.coattention.hidden_units == 8  # the channel variant's own setting
+    assert trainer.feature_channels == 16
+    # Flags win over the file, a --model setting key by key.
+    args = build_parser().parse_args(["train", "--config", str(path), "--model", '{"head_depth": 1}',
+                                      "--coattention-config", '{"hidden_units": 4}'])
+    config = config_from_args(args)
+    assert config.model["head_depth"] == 1 and config.model["coattention_config"] == {"hidden_units": 4}
+    assert config.model["backbone_config"]["aspp_filters"] == 16
+
+
+def test_older_flat_model_keys_are_read_into_the_model_section(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('davis_root = "x"\npreset = "mobilenetv2"\ncoattention = "symmetric"\n'
+                    'coattention_config = { cosine = true }\nbackbone_config = { output_stride = 16 }\n'
+                    'orthogonality_weight = 1e-3\n')
+    config = TrainConfig.from_file(path)
+    assert config.model == {"preset": "mobilenetv2", "coattention": "symmetric", "backbone_config": {"output_stride": 16},
+                            "coattention_config": {"orthogonality_weight": 1e-3, "cosine": True}}
+    # Eq. 12's weight was only ever the symmetric variant's: other variants drop it.
+    path.write_text('davis_root = "x"\ncoattention = "vanilla"\northogonality_weight = 1e-3\n')
+    assert TrainConfig.from_file(path).model == {"coattention": "vanilla", "preset": "mobilenetv2"}
+    # Every committed config still reads, whichever form it is written in.
+    for committed in sorted((REPO_ROOT / "training" / "configs").glob("*davis*.toml")) + [
+            REPO_ROOT / "training" / "configs" / "recurrence.toml"]:
+        if "tune" not in committed.name:
+            assert TrainConfig.from_file(committed).model["preset"] == "mobilenetv2"
+
+
+def test_model_section_errors_name_the_setting(tmp_path):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+
+    with pytest.raises(ValueError, match=r"unknown model setting\(s\) \['head_dpeth'\]"):
+        TrainConfig(davis_root="x", model={"head_dpeth": 2})
+    with pytest.raises(ValueError, match="'coattention' is given twice"):
+        TrainConfig.from_dict({"davis_root": "x", "coattention": "vanilla", "model": {"coattention": "channel"}})
+    # A variant's settings go with it: no co-attention, nothing to configure.
+    assert TrainConfig(davis_root="x", model={"coattention": "none", "coattention_config": {"cosine": True}}).model == {
+        "preset": "mobilenetv2", "coattention": None}
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--coattention", "vanilla",
+                                      "--orthogonality-weight", "1e-3"])
+    with pytest.raises(ValueError, match="'vanilla' variant.*orthogonality_weight"):
+        config_from_args(args)

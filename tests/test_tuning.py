@@ -127,7 +127,8 @@ def test_tune_config_needs_a_train_table(tmp_path):
 
 # ------------------------------------------------------------- hypermodel
 def test_hypermodel_maps_hyperparameters_onto_the_train_config(tmp_path):
-    base = TrainConfig(davis_root=str(tmp_path), steps=4, checkpoint_every=2)
+    base = TrainConfig(davis_root=str(tmp_path), steps=4, checkpoint_every=2,
+                       model={"preset": "mobilenetv2", "coattention_config": {"cosine": True}, "head_depth": 2})
     space = {"coattention": ["none", "symmetric"], "image_size": [64, 96],
              "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
              "orthogonality_weight": [1e-3]}
@@ -137,9 +138,14 @@ def test_hypermodel_maps_hyperparameters_onto_the_train_config(tmp_path):
     assert isinstance(hp._hps["learning_rate"][0], keras_tuner.engine.hyperparameters.Float)
     hp.values.update(coattention="none", image_size=96, learning_rate=3e-3)
     config = hypermodel.trial_config(hp)
-    assert config.coattention is None and config.image_size == (96, 96)
-    assert config.learning_rate == 3e-3 and config.orthogonality_weight == 1e-3
-    assert config.steps == 4  # the rest comes from the base config
+    assert config.coattention is None and config.image_size == (96, 96) and config.learning_rate == 3e-3
+    # The baseline has no co-attention settings; the rest of [model] and of the config stays.
+    assert config.model == {"preset": "mobilenetv2", "coattention": None, "head_depth": 2}
+    assert config.steps == 4
+    # Eq. 12's weight is the symmetric variant's own setting, beside the base config's.
+    hp.values.update(coattention="symmetric")
+    config = hypermodel.trial_config(hp)
+    assert config.model["coattention_config"] == {"cosine": True, "orthogonality_weight": 1e-3}
 
 
 def test_hypermodel_rejects_test_time_axes_in_the_space(tmp_path):

@@ -43,10 +43,12 @@ def _train_config(args, data_root, name, coattention):
     return TrainConfig(
         run_dir=os.path.join(args.workdir, name),
         davis_root=data_root,
-        preset="mobilenetv2",
-        coattention=coattention,
-        coattention_config={"cosine": True} if coattention else {},
-        backbone_config=_DEMO_BACKBONE,
+        model=dict(
+            preset="mobilenetv2",
+            coattention=coattention,
+            coattention_config={"cosine": True} if coattention else {},
+            backbone_config=_DEMO_BACKBONE,
+        ),
         image_size=tuple(args.size),
         batch_size=4,
         steps=steps,

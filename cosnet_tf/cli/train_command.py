@@ -1,7 +1,16 @@
 """`cosnet train`: train COSNet with model.fit from a config file and/or flags."""
 import json
 
-from cosnet_tf.training.run_config import TrainConfig
+from cosnet_tf.training.run_config import TrainConfig, read_config_file, with_model_section
+
+# flag name -> setting of the [model] section (COSNet.from_preset's arguments)
+_MODEL_FLAGS = {
+    "preset": dict(help="mobilenetv2 | resnet50 | resnet101_official"),
+    "coattention": dict(help="vanilla | symmetric | channel | none"),
+    "backbone_weights": dict(help="Keras .h5 backbone weights (by layer name) or 'imagenet'"),
+    "backbone_config": dict(type=json.loads, help='backbone overrides as JSON, e.g. \'{"output_stride": 16}\''),
+    "coattention_config": dict(type=json.loads, help='co-attention settings as JSON, e.g. \'{"cosine": true}\''),
+}
 
 # flag name -> TrainConfig field
 _FLAGS = {
@@ -11,10 +20,6 @@ _FLAGS = {
     "val_sequences": dict(nargs="+", help="validation sequence names (default: the val split file)"),
     "saliency_images": dict(help="still-image folder (MSRA10K / DUTS layout)"),
     "saliency_masks": dict(help="still-image mask folder"),
-    "preset": dict(help="mobilenetv2 | resnet50 | resnet101_official"),
-    "coattention": dict(help="vanilla | symmetric | channel | none"),
-    "backbone_weights": dict(help="Keras .h5 backbone weights (by layer name) or 'imagenet'"),
-    "backbone_config": dict(type=json.loads, help='backbone overrides as JSON, e.g. \'{"output_stride": 16}\''),
     "image_size": dict(nargs=2, type=int, metavar=("H", "W"), help="training size"),
     "inference_short_side": dict(type=int, help="the model's default inference input: short side S, aspect kept"),
     "batch_size": dict(type=int, help="pairs (and still images) per batch"),
@@ -24,12 +29,10 @@ _FLAGS = {
     "learning_rate": dict(type=float, help="initial learning rate (polynomial decay to 0)"),
     "optimizer": dict(choices=("sgd", "adamw"), help="sgd (the paper's, momentum 0.9) or adamw"),
     "weight_decay": dict(type=float, help="decoupled weight decay"),
-    "orthogonality_weight": dict(type=float, help="lambda of Eq. 12 (symmetric co-attention)"),
     "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
     "class_balance": dict(type=float, help="1: Eq. 11's class-balanced loss, 0: plain cross-entropy"),
     "video_steps": dict(type=int, help="video steps per cycle"),
     "image_steps": dict(type=int, help="still-image steps per cycle"),
-    "coattention_config": dict(type=json.loads, help='co-attention settings as JSON, e.g. \'{"cosine": true}\''),
     "video_eval_refs": dict(nargs="+", type=int, help="after training, held-out J at these N (e.g. 0 5)"),
     "seed": dict(type=int, help="seed of pairs and augmentation"),
     "strategy": dict(
@@ -55,18 +58,29 @@ def add_train_parser(sub):
         "Running the same command again resumes from the last checkpoint.",
     )
     p.add_argument("--config", help="TOML or JSON file of TrainConfig fields")
-    for name, kwargs in _FLAGS.items():
+    for name, kwargs in {**_MODEL_FLAGS, **_FLAGS}.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=None, **kwargs)
+    p.add_argument("--model", type=json.loads, default=None, metavar="JSON",
+                   help='any settings of the [model] section as JSON, e.g. \'{"head_depth": 2}\'')
+    p.add_argument("--orthogonality-weight", type=float, default=None,
+                   help="lambda of Eq. 12: the symmetric variant's coattention_config.orthogonality_weight")
     p.set_defaults(func=run_train)
 
 
 def config_from_args(args):
-    # "none" stays a string here (TrainConfig reads it as no co-attention): a None would be
-    # taken for "flag not given" and the config file's variant would win.
-    overrides = {name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None}
-    if args.config:
-        return TrainConfig.from_file(args.config, **overrides)
-    return TrainConfig(**overrides)
+    """The config file's settings (if any), then the flags: a flag wins over the file."""
+    where = args.config or "flags"
+    values = with_model_section(read_config_file(args.config) if args.config else {}, where)
+    # "none" stays a string here (the [model] section reads it as no co-attention): a None
+    # would be taken for "flag not given" and the config file's variant would win.
+    model = {**values.get("model", {}), **(args.model or {})}
+    model.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None})
+    if args.orthogonality_weight is not None:
+        model["coattention_config"] = {**model.get("coattention_config", {}),
+                                       "orthogonality_weight": args.orthogonality_weight}
+    values.update({name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None})
+    values["model"] = model
+    return TrainConfig.from_dict(values, where)
 
 
 def run_train(args):

@@ -68,15 +68,9 @@ def build_datasets(config, epoch_offset=0, strategy=None):
 
 
 def build_trainer(config):
-    model_config = dict(coattention=config.coattention)
-    if config.coattention is not None:
-        model_config["coattention_config"] = dict(config.coattention_config)
-    if config.coattention == "symmetric":
-        model_config["coattention_config"].setdefault("orthogonality_weight", config.orthogonality_weight)
+    model = dict(config.model)  # [model], unchanged: COSNet.from_preset's own arguments
     trainer = COSNetTrainer.from_preset(
-        config.preset,
-        backbone_config=config.backbone_config,
-        backbone_weights=config.backbone_weights,
+        model.pop("preset"),
         head_lr_multiplier=config.head_lr_multiplier,
         summary_dropout=config.summary_dropout,
         class_balance=config.class_balance,
@@ -84,7 +78,7 @@ def build_trainer(config):
         synchronized_batch_norm=config.synchronized_batch_norm,
         inference_size=config.image_size,
         inference_short_side=config.inference_short_side,
-        **model_config,
+        **model,
     )
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.learning_rate, decay_steps=config.steps, end_learning_rate=0.0, power=config.decay_power

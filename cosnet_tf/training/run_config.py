@@ -17,6 +17,79 @@ def read_config_file(path):
             raise ValueError(f"Cannot parse config file {path}: {error}") from error
 
 
+# Settings of the model that older configs gave at the top level; `with_model_section` moves
+# them into [model] when a file is read, so those files keep working unchanged.
+LEGACY_MODEL_KEYS = ("preset", "coattention", "coattention_config", "backbone_weights", "backbone_config")
+
+
+def model_coattention(section):
+    """The co-attention variant a [model] section builds: its own, or else its preset's."""
+    from cosnet_tf.models.presets import preset_config
+
+    if "coattention" in section:
+        return section["coattention"]
+    return preset_config(section.get("preset", "mobilenetv2"))[2].get("coattention")
+
+
+def model_section(section, where="model"):
+    """A checked copy of a [model] section: known keys, "none" read as no co-attention.
+
+    The variant's settings (`coattention_config`) are checked against its layer
+    here, so that a wrong key fails before any data is read.
+    """
+    import inspect
+
+    from cosnet_tf.models.cosnet import COSNet
+
+    section = dict(section or {})
+    section.setdefault("preset", "mobilenetv2")
+    accepted = {"preset", "backbone_config", "backbone_weights"}
+    accepted |= set(inspect.signature(COSNet.__init__).parameters) - {"self", "backbone", "kwargs"}
+    # Set by the training run itself: the size it trains at, and the strategy's batch norm.
+    accepted -= {"inference_size", "synchronized_batch_norm"}
+    unknown = sorted(set(section) - accepted)
+    if unknown:
+        raise ValueError(f"{where}: unknown model setting(s) {unknown}; known: {sorted(accepted)}.")
+    if section.get("coattention") == "none":
+        section["coattention"] = None
+    variant = model_coattention(section)
+    if variant is None:  # a variant's settings go with it (e.g. `--coattention none` on a vanilla config)
+        section.pop("coattention_config", None)
+    settings = section.get("coattention_config") or {}
+    if settings:
+        from cosnet_tf.layers import COATTENTION_VARIANTS
+
+        try:  # a variant's settings are its layer's arguments: checked now, not after data loading
+            COATTENTION_VARIANTS[variant](**settings)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: coattention_config {settings} for the {variant!r} variant: {error}") from None
+    return section
+
+
+def with_model_section(values, where="config"):
+    """`values` with older flat model keys moved into its [model] section.
+
+    `orthogonality_weight`, once a top-level setting, is the symmetric
+    variant's own (lambda of Eq. 12): it moves into `coattention_config` when
+    the variant is "symmetric"; for the other variants it never applied.
+    """
+    values = dict(values)
+    section = dict(values.pop("model", None) or {})
+    for key in LEGACY_MODEL_KEYS:
+        if key in values:
+            if key in section:
+                raise ValueError(f"{where}: {key!r} is given twice, at the top level and in [model]; "
+                                 "keep the one in [model].")
+            section[key] = values.pop(key)
+    if "orthogonality_weight" in values:
+        weight = values.pop("orthogonality_weight")
+        if model_coattention(model_section(section, where)) == "symmetric":
+            section["coattention_config"] = {"orthogonality_weight": weight, **section.get("coattention_config", {})}
+    if section:
+        values["model"] = section
+    return values
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything `cosnet train` needs. Paths are resolved against the working directory.
@@ -34,11 +107,11 @@ class TrainConfig:
     val_split: Optional[str] = "val"
     saliency_images: Optional[str] = None  # folder of images (MSRA10K / DUTS layout)
     saliency_masks: Optional[str] = None
-    preset: str = "mobilenetv2"
-    coattention: Optional[str] = "vanilla"
-    coattention_config: dict = dataclasses.field(default_factory=dict)  # e.g. {cosine = true}
-    backbone_weights: Optional[str] = None
-    backbone_config: dict = dataclasses.field(default_factory=dict)
+    # [model]: the arguments of `COSNet.from_preset`, passed to it unchanged: preset,
+    # backbone_config, backbone_weights, coattention ("none" for no co-attention),
+    # coattention_config (the variant's own settings: cosine, orthogonality_weight = lambda of
+    # Eq. 12 for "symmetric", hidden_units for "channel"), gate_bias, head_filters, head_depth...
+    model: dict = dataclasses.field(default_factory=lambda: {"preset": "mobilenetv2"})
     image_size: tuple = (320, 320)
     # The trained model's default input at inference: frames scaled to this short side with
     # their aspect kept (None: image_size, a fixed size). See cosnet_tf.inference.input_size.
@@ -55,7 +128,6 @@ class TrainConfig:
     head_lr_multiplier: float = 10.0
     summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
     class_balance: float = 1.0  # 1: Eq. 11's class-balanced loss; 0: plain cross-entropy
-    orthogonality_weight: float = 1e-4
     video_steps: int = 2
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
@@ -74,8 +146,7 @@ class TrainConfig:
     video_eval_refs: Optional[list] = None
 
     def __post_init__(self):
-        if self.coattention == "none":
-            self.coattention = None
+        self.model = model_section(self.model)
         from cosnet_tf.training.distribution import STRATEGIES
 
         if self.strategy not in STRATEGIES:
@@ -107,16 +178,32 @@ class TrainConfig:
         if self.davis_root is None:
             raise ValueError("davis_root is required (a folder in the DAVIS-2016 layout).")
 
+    @property
+    def coattention(self):
+        """The run's co-attention variant (None: none), from [model] or else its preset."""
+        return model_coattention(self.model)
+
     @classmethod
-    def from_file(cls, path, **overrides):
-        """Reads a `.toml` or `.json` file; keyword arguments override its values."""
-        values = read_config_file(path)
+    def from_dict(cls, values, where="config", **overrides):
+        """A config from settings as read from a file (older flat model keys included).
+
+        `overrides` win over `values`; a `model` override is merged key by key
+        into the [model] section.
+        """
+        values = with_model_section(values, where)
+        model_overrides = overrides.pop("model", None) or {}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"{path}: unknown setting(s) {unknown}; known: {sorted(known)}.")
+            raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}.")
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values["model"] = {**values.get("model", {}), **model_overrides}
         return cls(**values)
+
+    @classmethod
+    def from_file(cls, path, **overrides):
+        """Reads a `.toml` or `.json` file; keyword arguments override its values."""
+        return cls.from_dict(read_config_file(path), where=str(path), **overrides)
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -13,16 +13,19 @@ keras_tuner = require("keras_tuner", "tune", "Keras Tuner searches (cosnet tune)
 from cosnet_tf.data import DavisDataset
 from cosnet_tf.training.callbacks import NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.run import build_datasets, build_trainer
+from cosnet_tf.training.run_config import model_coattention, model_section
 from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
 from cosnet_tf.tuning.video_j_callback import VideoJCallback
 from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
 from cosnet_tf.utils.atomic import atomic_write_bytes
 
-# Training-time axes a search may vary: hyperparameter name -> TrainConfig field.
+# Training-time axes a search may vary: hyperparameter name -> the TrainConfig field it sets,
+# or ("model", key) for a setting of the [model] section.
 TRAINING_AXES = {
-    "coattention": "coattention",  # vanilla | symmetric | channel | none (Table 1)
+    "coattention": ("model", "coattention"),  # vanilla | symmetric | channel | none (Table 1)
     "learning_rate": "learning_rate",
-    "orthogonality_weight": "orthogonality_weight",  # lambda of Eq. 12
+    # lambda of Eq. 12: the symmetric variant's own setting; trials of other variants ignore it
+    "orthogonality_weight": ("model", "coattention_config", "orthogonality_weight"),
     "image_size": "image_size",  # square side; also the size the model segments at
     "weight_decay": "weight_decay",
     "summary_dropout": "summary_dropout",
@@ -146,15 +149,19 @@ class COSNetHyperModel(keras_tuner.HyperModel):
     def trial_config(self, hp):
         """The `TrainConfig` of a trial: ``base_config`` with the trial's values."""
         self.declare_hyperparameters(hp)
-        changes = {}
+        changes, model = {}, dict(self.base_config.model)
         for name in self.space:
             value = hp.get(name)
             if name == "coattention":
-                value = None if value in (None, "none") else value
+                model["coattention"] = value
             elif name == "image_size":
-                value = (int(value), int(value))
-            changes[TRAINING_AXES[name]] = value
-        return dataclasses.replace(self.base_config, **changes)
+                changes["image_size"] = (int(value), int(value))
+            elif isinstance(TRAINING_AXES[name], str):
+                changes[TRAINING_AXES[name]] = value
+        if model_coattention(model_section(model)) == "symmetric" and "orthogonality_weight" in self.space:
+            model["coattention_config"] = {**model.get("coattention_config", {}),
+                                           "orthogonality_weight": hp.get("orthogonality_weight")}
+        return dataclasses.replace(self.base_config, model=model, **changes)
 
     def build(self, hp):
         return build_trainer(self.trial_config(hp))

@@ -21,8 +21,8 @@ class TuneConfig:
     """A search: which tuner, over which space, trained how, scored how.
 
     A config file has top-level search settings and four tables, each a part
-    of its own: ``[train]`` (any `TrainConfig` field: data, preset, steps,
-    ...), ``[space]`` (training axes of `COSNetHyperModel`),
+    of its own: ``[train]`` (any `TrainConfig` field: data, steps, ..., and
+    the model in ``[train.model]``), ``[space]`` (training axes of `COSNetHyperModel`),
     ``[evaluation]`` (the test-time `EvaluationGrid`) and, optionally,
     ``[synthetic]`` (a `SyntheticVideoGenerator` whose videos are written to
     ``train.davis_root`` first when that folder does not exist).
@@ -85,13 +85,10 @@ class TuneConfig:
         _reject_unknown(values, cls, where, "setting(s)")
         if "train" not in values:
             raise ValueError(f"{where}: a [train] table is required (the TrainConfig of every trial)")
-        train = dict(values.pop("train"))
-        _reject_unknown(train, TrainConfig, where, "[train] setting(s)")
-        if train.get("coattention") == "none":
-            train["coattention"] = None
+        train = TrainConfig.from_dict(values.pop("train"), where=f"{where} [train]")
         grid = values.pop("evaluation", {})
         _reject_unknown(grid, EvaluationGrid, where, "[evaluation] setting(s)")
-        return cls(train=TrainConfig(**train), evaluation=EvaluationGrid(**grid), **values)
+        return cls(train=train, evaluation=EvaluationGrid(**grid), **values)
 
     @classmethod
     def from_file(cls, path, **overrides):
