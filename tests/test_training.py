@@ -305,3 +305,22 @@ def test_model_section_errors_name_the_setting(tmp_path):
                                       "--orthogonality-weight", "1e-3"])
     with pytest.raises(ValueError, match="'vanilla' variant.*orthogonality_weight"):
         config_from_args(args)
+
+
+def test_held_out_videos_may_come_from_another_root(tmp_path):
+    from cosnet_tf.training.run import build_datasets
+
+    train_root = SyntheticVideoGenerator(3, 4, (32, 32), seed=1, num_val_sequences=1).write_davis(tmp_path / "train")
+    dev_root = SyntheticVideoGenerator(2, 4, (32, 32), seed=2, name_prefix="dev").write_davis(tmp_path / "dev")
+    config = TrainConfig(davis_root=str(train_root), val_davis_root=str(dev_root), batch_size=2, image_size=(32, 32),
+                         model={"backbone_config": TINY_BACKBONE})
+    held_out = config.held_out_videos()
+    assert held_out.root == dev_root.resolve() and held_out.sequence_names == ["dev-000", "dev-001"]
+    assert "dev-000" not in config.training_videos().sequence_names
+    config = TrainConfig(davis_root=str(train_root), val_davis_root=str(dev_root), val_sequences=["dev-001"])
+    assert config.held_out_videos().sequence_names == ["dev-001"]
+    _, val = build_datasets(config)
+    assert val is not None
+    # Without a held-out root, the split of the training root as before; none at all when unset.
+    assert TrainConfig(davis_root=str(train_root)).held_out_videos().root == train_root.resolve()
+    assert TrainConfig(davis_root=str(train_root), val_split="").held_out_videos() is None

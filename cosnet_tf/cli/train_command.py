@@ -18,6 +18,7 @@ _FLAGS = {
     "davis_root": dict(help="DAVIS-2016 layout root (JPEGImages/480p, Annotations/480p)"),
     "train_sequences": dict(nargs="+", help="training sequence names (default: the train split file)"),
     "val_sequences": dict(nargs="+", help="validation sequence names (default: the val split file)"),
+    "val_davis_root": dict(help="held-out videos from another DAVIS-layout root (--val-sequences of it, or all)"),
     "saliency_images": dict(help="still-image folder (MSRA10K / DUTS layout)"),
     "saliency_masks": dict(help="still-image mask folder"),
     "image_size": dict(nargs=2, type=int, metavar=("H", "W"), help="training size"),

@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from cosnet_tf.data import (
     AugmentationConfig,
-    DavisDataset,
     SaliencyDataset,
     make_frame_pair_dataset,
     make_saliency_dataset,
@@ -21,12 +20,6 @@ from cosnet_tf.training.streams import mix_streams
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
 
 
-def _davis(config, names, split):
-    if names:
-        return DavisDataset(config.davis_root, sequences=list(names))
-    return DavisDataset(config.davis_root, split=split)
-
-
 def build_datasets(config, epoch_offset=0, strategy=None):
     """(training stream, validation pairs or None) for `config`.
 
@@ -36,7 +29,7 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     is split between them (`distribution.distribute_training_stream`);
     `config.batch_size` is the global batch.
     """
-    train_videos = _davis(config, config.train_sequences, config.train_split)
+    train_videos = config.training_videos()
     saliency = SaliencyDataset(config.saliency_images, config.saliency_masks) if config.saliency_images else None
 
     def make_stream(batch_size, seed):
@@ -49,8 +42,8 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     seed = config.seed + 1_000_003 * epoch_offset
     train = distribute_training_stream(strategy or tf.distribute.get_strategy(), make_stream, config.batch_size, seed)
     val = None
-    if config.val_sequences or config.val_split:
-        val_videos = _davis(config, config.val_sequences, config.val_split)
+    val_videos = config.held_out_videos()
+    if val_videos is not None:
         val = make_frame_pair_dataset(
             val_videos,
             config.image_size,
@@ -123,7 +116,7 @@ def evaluate_videos(model, config):
         refs=refs, fusions=["attention"], samplings=["uniform"],
         default={"refs": refs[-1], "fusion": "attention", "sampling": "uniform"},
     )
-    scores = VideoJEvaluator(_davis(config, config.val_sequences, config.val_split), grid)(model)
+    scores = VideoJEvaluator(config.held_out_videos(), grid)(model)
     return {f"J_N{n}": scores[f"J_N{n}_attention_uniform"] for n in refs}
 
 
@@ -196,7 +189,7 @@ def train(config):
         model = trainer.to_inference_model()
         with atomic_output_path(final_path) as tmp:
             model.save(tmp)
-        if config.video_eval_refs and (config.val_sequences or config.val_split):
+        if config.video_eval_refs and config.held_out_videos() is not None:
             try:
                 video_j = evaluate_videos(model, config)
             except Exception as error:  # the trained model is safe; say how to retry

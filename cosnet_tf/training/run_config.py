@@ -105,6 +105,9 @@ class TrainConfig:
     val_sequences: Optional[list] = None
     train_split: Optional[str] = "train"
     val_split: Optional[str] = "val"
+    # Held-out videos from another DAVIS-layout root (e.g. DAVIS-2016 validation sequences, never
+    # trained on): val_sequences of it, or all of its sequences; val_split is then not used.
+    val_davis_root: Optional[str] = None
     saliency_images: Optional[str] = None  # folder of images (MSRA10K / DUTS layout)
     saliency_masks: Optional[str] = None
     # [model]: the arguments of `COSNet.from_preset`, passed to it unchanged: preset,
@@ -177,6 +180,25 @@ class TrainConfig:
             raise ValueError("Give both saliency_images and saliency_masks, or neither.")
         if self.davis_root is None:
             raise ValueError("davis_root is required (a folder in the DAVIS-2016 layout).")
+
+    def training_videos(self):
+        """The `DavisDataset` trained on: train_sequences, or else train_split, of davis_root."""
+        from cosnet_tf.data.davis import DavisDataset
+
+        if self.train_sequences:
+            return DavisDataset(self.davis_root, sequences=list(self.train_sequences))
+        return DavisDataset(self.davis_root, split=self.train_split)
+
+    def held_out_videos(self):
+        """The `DavisDataset` validated and scored on, or None when the run has none."""
+        from cosnet_tf.data.davis import DavisDataset
+
+        names = list(self.val_sequences) if self.val_sequences else None
+        if self.val_davis_root is not None:
+            return DavisDataset(self.val_davis_root, sequences=names)
+        if names:
+            return DavisDataset(self.davis_root, sequences=names)
+        return DavisDataset(self.davis_root, split=self.val_split) if self.val_split else None
 
     @property
     def coattention(self):

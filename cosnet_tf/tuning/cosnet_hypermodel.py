@@ -10,7 +10,6 @@ from cosnet_tf.utils.extras import require
 
 keras_tuner = require("keras_tuner", "tune", "Keras Tuner searches (cosnet tune)")
 
-from cosnet_tf.data import DavisDataset
 from cosnet_tf.training.callbacks import NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.run import build_datasets, build_trainer
 from cosnet_tf.training.run_config import model_coattention, model_section
@@ -132,12 +131,9 @@ class COSNetHyperModel(keras_tuner.HyperModel):
     def evaluator(self):
         if self._evaluator is None:
             config = self.base_config
-            if config.val_sequences:
-                dataset = DavisDataset(config.davis_root, sequences=list(config.val_sequences))
-            elif config.val_split:
-                dataset = DavisDataset(config.davis_root, split=config.val_split)
-            else:
-                raise ValueError("the search needs held-out sequences: set val_sequences or val_split")
+            dataset = config.held_out_videos()
+            if dataset is None:
+                raise ValueError("the search needs held-out sequences: set val_sequences, val_split or val_davis_root")
             self._evaluator = VideoJEvaluator(dataset, self.grid, batch_size=config.batch_size,
                                               seed=config.seed)
         return self._evaluator
