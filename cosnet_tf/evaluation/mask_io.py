@@ -16,11 +16,12 @@ an object), predictions with the default 127.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from cosnet_tf.utils.natural_order import natural_sort_key
 
 # Pillow modes whose values are labels, not intensities.
 _LABEL_MODES = {"1", "P", "PA", "I", "I;16", "I;16B", "I;16L", "I;16N", "I;32", "I;32B"}
@@ -83,11 +84,6 @@ def read_mask(path, *, threshold: int = 127) -> np.ndarray:
     )
 
 
-def _natural_key(text: str):
-    """Sort key that orders ``frame2`` before ``frame10``."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
-
-
 def list_mask_frames(folder) -> list[tuple[str, Path]]:
     """List the PNG files of a sequence folder as ``(stem, path)`` pairs.
 
@@ -117,5 +113,5 @@ def list_mask_frames(folder) -> list[tuple[str, Path]]:
     ]
     if not frames:
         raise ValueError(f"no PNG masks in {folder}")
-    frames.sort(key=lambda item: _natural_key(item[0]))
+    frames.sort(key=lambda item: natural_sort_key(item[0]))
     return frames

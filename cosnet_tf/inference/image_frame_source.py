@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from cosnet_tf.inference.frame_source import FrameSource
+from cosnet_tf.utils.natural_order import natural_sort_key
 
 #: File name endings read as frames (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def _natural_key(name):
-    # "frame2" before "frame10"; zero-padded names (DAVIS) sort the same either way.
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
 
 
 class ImageFrameSource(FrameSource):
@@ -96,7 +91,7 @@ class ImageFrameSource(FrameSource):
             (entry for entry in folder.iterdir()
              if entry.is_file() and not entry.name.startswith(".")
              and entry.suffix.lower() in IMAGE_EXTENSIONS),
-            key=lambda entry: _natural_key(entry.name),
+            key=lambda entry: natural_sort_key(entry.name),
         )
         if not paths:
             raise DataFileError(
