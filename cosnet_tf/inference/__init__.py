@@ -1,7 +1,10 @@
 """Video inference with COSNet: whole videos segmented with shared, cached features.
 
 * :class:`VideoSegmenter` -- segments every frame of a video against N
-  reference frames, encoding each frame once (Section 3.4, Eq. 13).
+  reference frames, encoding each frame once (Section 3.4, Eq. 13). Its
+  parts: :class:`InferenceCore` (the model calls), :func:`stream_video` (the
+  one loop over a video, also behind served inference) with its
+  :class:`ReferenceFeatureStore`.
 * :func:`select_reference_indices` / :func:`reference_schedule` -- the
   paper's reference sampling strategies (Table 1): ``"uniform"``,
   ``"random"``, ``"local"``.
@@ -30,6 +33,7 @@ from cosnet_tf.inference.array_frame_source import ArrayFrameSource
 from cosnet_tf.inference.explanation import FrameExplanation, explain_frame, render_explanation_sheet
 from cosnet_tf.inference.frame_source import FrameSource
 from cosnet_tf.inference.image_frame_source import IMAGE_EXTENSIONS, ImageFrameSource
+from cosnet_tf.inference.inference_core import InferenceCore
 from cosnet_tf.inference.mask_writer import MaskWriter
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.reference_sampling import (
@@ -37,8 +41,10 @@ from cosnet_tf.inference.reference_sampling import (
     reference_schedule,
     select_reference_indices,
 )
+from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
 from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
 from cosnet_tf.inference.video_segmenter import FUSIONS, EncodedVideo, VideoSegmenter
+from cosnet_tf.inference.video_stream import stream_video
 
 __all__ = [
     "ArrayFrameSource",
@@ -48,7 +54,9 @@ __all__ = [
     "FrameSource",
     "IMAGE_EXTENSIONS",
     "ImageFrameSource",
+    "InferenceCore",
     "MaskWriter",
+    "ReferenceFeatureStore",
     "SAMPLING_STRATEGIES",
     "VideoFileFrameSource",
     "VideoSegmenter",
@@ -57,4 +65,5 @@ __all__ = [
     "reference_schedule",
     "render_explanation_sheet",
     "select_reference_indices",
+    "stream_video",
 ]

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import numbers
-import weakref
+from typing import NamedTuple
 
 import numpy as np
 
-from typing import NamedTuple
-
+from cosnet_tf.inference.inference_core import InferenceCore
+from cosnet_tf.inference.input_size import positive_int
 from cosnet_tf.inference.open_frame_source import open_frame_source
-from cosnet_tf.inference.input_size import positive_int, resolve_input_size
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
+from cosnet_tf.inference.video_stream import stream_video
 from cosnet_tf.models.cosnet import FUSIONS
-
-# model -> {graph key: tf.function}, shared by the segmenters of one model.
-_GRAPHS = weakref.WeakKeyDictionary()
+from cosnet_tf.postprocessing.crf_stream import refine_stream
 
 
 def _positive_size(name, size):
@@ -34,13 +32,6 @@ class EncodedVideo(NamedTuple):
     features: object  # [T, h, w, C] tensor
     model_size: tuple  # (height, width) the frames were resized to for the model
     frame_size: tuple  # (height, width) of the frames (and of the probabilities)
-
-
-def _refine_one(crf, frame, probability):
-    # A writable copy: frames decoded by Pillow are read-only views, which
-    # pydensecrf refuses ("buffer source array is read-only").
-    refined = crf(np.array(frame, np.uint8), np.clip(probability, 0.0, 1.0))
-    return np.asarray(refined, np.float32)
 
 
 class VideoSegmenter:
@@ -68,6 +59,14 @@ class VideoSegmenter:
     Frames are resized (bilinear) to ``input_size`` for the model and the
     probabilities resized back (bilinear) to the frame's resolution, as the
     authors' script does.
+
+    The parts, in the shape of Cutie's inference core: an
+    :class:`~cosnet_tf.inference.inference_core.InferenceCore` (the per-query
+    model calls, compiled once per model), the loop
+    :func:`~cosnet_tf.inference.video_stream.stream_video` with its
+    :class:`~cosnet_tf.inference.reference_feature_store.ReferenceFeatureStore`
+    (shared with served inference, `cosnet predict`), and the CRF as a stage
+    wrapping the stream (:func:`~cosnet_tf.postprocessing.crf_stream.refine_stream`).
 
     Args:
         model: a `COSNet` (anything with its ``encode``, ``segment`` and
@@ -175,83 +174,13 @@ class VideoSegmenter:
         self.compile = bool(compile)
         self.reference_pool = int(reference_pool)
         self.last_run = {}
-        self._graphs = {}  # used only for models that cannot be weakly referenced
+        self.core = InferenceCore(model, fusion, self.input_size, self.short_side, self.reference_pool,
+                                  self.compile)
 
     # ------------------------------------------------------------ model calls
     def resolve_input_size(self, frame_size):
         """The (height, width) the model sees for frames of ``frame_size``."""
-        return resolve_input_size(self.model, frame_size, self.input_size, self.short_side)
-
-    def _graph(self, key, build):
-        # One tf.function per kind of call: the graph runs the model with
-        # grappler's fusions and without per-layer Python overhead (for a
-        # small model on CPU, most of an eager call's time). Graphs are shared
-        # by every segmenter of a model, so building several segmenters (one
-        # per N, say) traces each graph once; `reduce_retracing` keeps one
-        # trace for all frame sizes and batch sizes after the first change.
-        if not self.compile:
-            return build(lambda: self.model)
-        try:
-            graphs = _GRAPHS.setdefault(self.model, {})
-            # A weak reference, so that the shared cache never keeps a model alive.
-            model = weakref.ref(self.model)
-        except TypeError:  # a model that cannot be weakly referenced: no sharing
-            graphs = self._graphs
-            model = (lambda model: lambda: model)(self.model)
-        if key not in graphs:
-            import tensorflow as tf
-
-            graphs[key] = tf.function(build(model), reduce_retracing=True)
-        return graphs[key]
-
-    def _encode(self, frames, model_size):
-        """uint8 frames [B, H, W, 3] -> features [B, h, w, C] at ``model_size``."""
-        import tensorflow as tf
-
-        resize = tuple(frames.shape[1:3]) != tuple(model_size)
-
-        def build(model):
-            def encode(frames, size):
-                x = tf.cast(frames, tf.float32)
-                if resize:
-                    x = tf.image.resize(x, size, method="bilinear")
-                return model().encode(x)
-
-            return encode
-
-        size = tf.constant(model_size, tf.int32)
-        return self._graph(("encode", resize), build)(tf.convert_to_tensor(frames), size)
-
-    def _segment(self, query, references, model_size, frame_size):
-        """Probabilities [H, W] of one query from its features and the references' [1, N, h, w, C]."""
-        import tensorflow as tf
-
-        count = 0 if references is None else int(references.shape[1])
-        resize = tuple(model_size) != tuple(frame_size)
-        fusion = self.fusion
-
-        def build(model):
-            def segment(query, references, model_size, frame_size):
-                probability = model().segment(query, references, output_size=model_size, fusion=fusion)
-                if resize:
-                    probability = tf.image.resize(probability, frame_size, method="bilinear")
-                return probability[0, :, :, 0]
-
-            return segment
-
-        # N is part of the key: the model needs it statically (one summary per reference).
-        function = self._graph(("segment", fusion, count, resize), build)
-        return function(
-            query, references, tf.constant(model_size, tf.int32), tf.constant(frame_size, tf.int32)
-        )
-
-    def _stack_references(self, reference_maps):
-        """[N, h, w, C] reference features -> [1, N, h', w', C], pooled K x K once per reference set."""
-        import tensorflow as tf
-
-        if self.reference_pool > 1:
-            reference_maps = tf.nn.avg_pool2d(reference_maps, self.reference_pool, self.reference_pool, "SAME")
-        return reference_maps[None]
+        return self.core.model_size(frame_size)
 
     def warm_up(self, frame_size):
         """Traces and runs the model's graphs once for frames of ``frame_size`` (H, W).
@@ -259,19 +188,16 @@ class VideoSegmenter:
         The first video otherwise pays for tracing (seconds); call this before
         timing, or before a server takes its first request.
         """
-        import tensorflow as tf
-
         frame_size = _positive_size("frame_size", frame_size)
-        model_size = self.resolve_input_size(frame_size)
         frames = np.zeros((self.batch_size, *frame_size, 3), np.uint8)
-        features = self._encode(frames, model_size)
+        features = self.core.encode(frames)
         if self.batch_size > 1:
             # A video's last batch is usually smaller: trace the general shape too.
-            self._encode(frames[:1], model_size)
+            self.core.encode(frames[:1])
         references = None
         if self.num_references:
-            references = self._stack_references(tf.stack([features[0]] * self.num_references))
-        self._segment(features[:1], references, model_size, frame_size)
+            references = self.core.stack_references([features[0]] * self.num_references)
+        self.core.segment(features[:1], references, frame_size)
 
     # --------------------------------------------------------------- planning
     def reference_plan(self, num_frames):
@@ -296,118 +222,11 @@ class VideoSegmenter:
             ``with_frames``, ``(index, probability, frame)``.
         """
         source = open_frame_source(source)
-        num_frames = len(source)
-        frame_size = tuple(source.frame_size)
-        model_size = self.resolve_input_size(frame_size)
-        plan = self.reference_plan(num_frames)
-
-        # The encoder streams in order and may run this far ahead of the
-        # query being segmented; a reference further ahead than that (the
-        # global sets) is read and encoded first instead, so the window of
-        # decoded frames and cached features stays small.
-        lookahead = self.num_references + self.batch_size
-        last_use = list(range(num_frames))
-        prefetch = set()
-        for query, references in enumerate(plan):
-            for index in references:
-                last_use[index] = max(last_use[index], query)
-                if index > query + lookahead:
-                    prefetch.add(index)
-
-        features = {}  # frame index -> [h, w, C] features, until its last use
-        stats = {"frames": num_frames, "encoded": 0, "max_cached": 0, "input_size": model_size}
-        self.last_run = stats
-
-        def encode(indexed_frames):
-            for start in range(0, len(indexed_frames), self.batch_size):
-                chunk = indexed_frames[start : start + self.batch_size]
-                batch = self._encode(np.stack([frame for _, frame in chunk]), model_size)
-                for k, (index, _) in enumerate(chunk):
-                    features[index] = batch[k]
-                stats["encoded"] += len(chunk)
-            stats["max_cached"] = max(stats["max_cached"], len(features))
-
-        if prefetch:
-            encode(sorted(source.read_frames(sorted(prefetch)).items()))
-
-        keep_frames = with_frames or self.crf is not None
-        pending = {}  # decoded frames awaiting their own query (CRF, overlays)
-        stream = source.iter_frames()
-        try:
-            results = self._stream_queries(
-                plan, last_use, features, encode, stream, pending, keep_frames, model_size, frame_size
-            )
-            for query, probability, frame in self._refine(results):
-                yield (query, probability, frame) if with_frames else (query, probability)
-        finally:
-            # An abandoned run (an error in the caller, a closed generator)
-            # still closes the video file at once.
-            stream.close()
-
-    def _stream_queries(self, plan, last_use, features, encode, stream, pending, keep_frames,
-                        model_size, frame_size):
-        import tensorflow as tf
-
-        num_frames = len(plan)
-        next_index = 0
-        stacked_key, stacked = None, None
-        for query in range(num_frames):
-            references = plan[query]
-            need = max([query] + [index for index in references if index not in features])
-            while next_index <= need:
-                chunk = []
-                while len(chunk) < self.batch_size and next_index < num_frames:
-                    index, frame = next(stream)
-                    chunk.append((index, frame))
-                    next_index += 1
-                if keep_frames:
-                    pending.update(chunk)
-                encode([(index, frame) for index, frame in chunk if index not in features])
-            if references:
-                key = tuple(references)
-                if key != stacked_key:
-                    # Global sets give the same tuple for almost every query:
-                    # stack once, reuse.
-                    stacked_key = key
-                    stacked = self._stack_references(tf.stack([features[index] for index in references]))
-                probability = self._segment(features[query][None], stacked, model_size, frame_size)
-            else:
-                probability = self._segment(features[query][None], None, model_size, frame_size)
-            probability = np.asarray(probability, dtype=np.float32)
-            frame = pending.pop(query, None)
-            for index in set(references) | {query}:
-                if last_use[index] <= query:
-                    features.pop(index, None)
-            if stacked_key is not None and any(index not in features for index in stacked_key):
-                stacked_key, stacked = None, None
-            yield query, probability, frame
-
-    def _refine(self, results):
-        """Applies the CRF to ``(query, probability, frame)`` items, in order."""
-        if self.crf is None:
-            yield from results
-            return
-        if self.crf_workers == 1:
-            for query, probability, frame in results:
-                yield query, _refine_one(self.crf, frame, probability), frame
-            return
-        import collections
-        import concurrent.futures
-
-        in_flight = collections.deque()
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.crf_workers)
-        try:
-            for query, probability, frame in results:
-                in_flight.append((query, frame, pool.submit(_refine_one, self.crf, frame, probability)))
-                # Bounded: the model runs ahead of the CRF by a few frames only.
-                if len(in_flight) >= 2 * self.crf_workers:
-                    done_query, done_frame, future = in_flight.popleft()
-                    yield done_query, future.result(), done_frame
-            while in_flight:
-                done_query, done_frame, future = in_flight.popleft()
-                yield done_query, future.result(), done_frame
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self.last_run = stats = {"input_size": self.resolve_input_size(tuple(source.frame_size))}
+        results = stream_video(self.core, source, self.reference_plan(len(source)), self.batch_size,
+                               keep_frames=with_frames or self.crf is not None, stats=stats)
+        for query, probability, frame in refine_stream(results, self.crf, self.crf_workers):
+            yield (query, probability, frame) if with_frames else (query, probability)
 
     def encode_video(self, source):
         """Every frame of a video through the backbone once, kept in memory.
@@ -432,12 +251,12 @@ class VideoSegmenter:
             for _, frame in stream:
                 chunk.append(frame)
                 if len(chunk) == self.batch_size:
-                    batches.append(self._encode(np.stack(chunk), model_size))
+                    batches.append(self.core.encode(np.stack(chunk)))
                     chunk = []
         finally:
             stream.close()
         if chunk:
-            batches.append(self._encode(np.stack(chunk), model_size))
+            batches.append(self.core.encode(np.stack(chunk)))
         import tensorflow as tf
 
         return EncodedVideo(tf.concat(batches, axis=0), model_size, frame_size)
@@ -471,13 +290,11 @@ class VideoSegmenter:
         probabilities = []
         stacked_key, stacked = None, None
         for query, references in enumerate(self.reference_plan(int(features.shape[0]))):
-            if references and tuple(references) != stacked_key:
+            if references and tuple(references) != stacked_key:  # global sets: stacked once
                 stacked_key = tuple(references)
-                stacked = self._stack_references(tf.gather(features, list(references)))
-            probability = self._segment(
-                features[query : query + 1], stacked if references else None, model_size, frame_size
-            )
-            probabilities.append(np.asarray(probability, dtype=np.float32))
+                stacked = self.core.stack_references(tf.gather(features, list(references)))
+            probabilities.append(self.core.segment(features[query : query + 1], stacked if references else None,
+                                                   frame_size, model_size))
         self.last_run = {"frames": len(probabilities), "encoded": 0, "max_cached": int(features.shape[0]),
                          "input_size": model_size}
         return np.stack(probabilities)

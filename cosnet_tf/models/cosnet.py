@@ -6,6 +6,7 @@ import numpy as np
 from keras import ops
 
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
+from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import build_preset_backbone
 
 #: How `segment` combines N references: "attention" (the mean of the N gated summaries,
@@ -163,6 +164,8 @@ class COSNet(keras.Model):
                 name="coattention", **self.coattention_config
             )
             self.gate = CoAttentionGate(use_bias=self.gate_bias, name="gate")
+        # Compiled inference functions (`VideoSegmenter`'s), built on first use.
+        self.inference_graphs = InferenceGraphs()
         self._create_extra_state()
         self.build()
 

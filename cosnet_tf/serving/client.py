@@ -261,16 +261,36 @@ def connect(server, model_name, rest=False, version=None, timeout=60.0):
 
 
 # ------------------------------------------------------------------- videos
+class ServedCore:
+    """The per-query calls of `stream_video` on a served model (the counterpart of `InferenceCore`).
+
+    `encode` is the server's ``encode`` signature (frames resized there, to the
+    size `cosnet segment` uses), `segment` its ``segment_from_features``.
+    """
+
+    def __init__(self, client):
+        self.client = client
+
+    def encode(self, frames):
+        return self.client.encode(frames)
+
+    def stack_references(self, reference_maps):
+        return np.stack(reference_maps)
+
+    def segment(self, query, references, frame_size):
+        probabilities = self.client.segment_from_features(np.asarray(query), references, frame_size)
+        return np.asarray(probabilities[0], np.float32)
+
+
 def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0):
     """Yields each frame's [H, W] foreground probabilities, in order.
 
-    The references of each query are the ones `cosnet segment` uses
-    (`reference_schedule`: the query is never its own reference), so a served
-    model and the same model in process give the same masks. Every frame is
-    encoded exactly once (`encode`, `encode_batch_size` frames per request);
-    the features of the frames that serve as references (at most 2N for
-    uniform and random sampling) are kept, every other frame's are dropped
-    after its own query, which is segmented with `segment_from_features`.
+    The loop is `cosnet segment`'s own (`cosnet_tf.inference.video_stream.stream_video`)
+    with the model calls sent to the server: the same references for each
+    query (`reference_schedule`: the query is never its own reference), each
+    frame encoded exactly once (`encode`, `encode_batch_size` frames per
+    request), features kept only until their last use. A served model and the
+    same model in process therefore give the same masks.
 
     Args:
         client: a `GrpcPredictClient` or `RestPredictClient`.
@@ -284,42 +304,17 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
         seed: seed of the "random" sampling.
     """
     from cosnet_tf.inference.open_frame_source import open_frame_source
+    from cosnet_tf.inference.video_stream import stream_video
 
     if encode_batch_size < 1:
         raise ValueError(f"encode_batch_size must be >= 1, got {encode_batch_size}.")
     if hasattr(frames, "__len__") and len(frames) == 0:
         return
     source = open_frame_source(frames)  # checks sizes, names bad files; reads frames as needed
-    num_frames = len(source)
-    output_size = source.frame_size
-    schedule = reference_schedule(num_frames, num_references, sampling, rng=seed)
-    references_of = [schedule(query) for query in range(num_frames)]
-    # The last query that needs each frame (as itself or as a reference): after it, drop it.
-    last_use = {}
-    for query, references in enumerate(references_of):
-        for index in [query, *references]:
-            last_use[index] = query
-
-    def encode(indices):
-        features = []
-        for start in range(0, len(indices), encode_batch_size):
-            batch = source.read_frames(indices[start : start + encode_batch_size])
-            features.append(client.encode(np.stack([batch[i] for i in sorted(batch)])))
-        return np.concatenate(features, axis=0)
-
-    cache = {}
-    for start in range(0, num_frames, encode_batch_size):
-        chunk = list(range(start, min(num_frames, start + encode_batch_size)))
-        todo = sorted({i for q in chunk for i in [q, *references_of[q]]} - set(cache))
-        if todo:
-            cache.update(zip(todo, encode(todo), strict=True))
-        for query in chunk:
-            references = references_of[query]
-            reference_features = np.stack([cache[i] for i in references]) if references else None
-            yield client.segment_from_features(cache[query][None], reference_features, output_size)[0]
-            for index in [query, *references]:
-                if last_use[index] == query:
-                    cache.pop(index, None)
+    schedule = reference_schedule(len(source), num_references, sampling, rng=seed)
+    plan = [schedule(query) for query in range(len(source))]
+    for _, probability, _ in stream_video(ServedCore(client), source, plan, encode_batch_size):
+        yield probability
 
 
 def segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0):

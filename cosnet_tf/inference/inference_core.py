@@ -1,0 +1,125 @@
+"""The per-query work of video segmentation, with a COSNet in this process."""
+from __future__ import annotations
+
+import numpy as np
+
+from cosnet_tf.inference.input_size import resolve_input_size
+from cosnet_tf.models.inference_graphs import InferenceGraphs
+
+
+class InferenceCore:
+    """Encodes frames and segments one query from features, with a model in this process.
+
+    One of the two cores `stream_video` drives (the other, `ServedCore`, calls
+    a model server with the same three methods): `encode` puts frames through
+    the backbone once, `stack_references` prepares a query's N reference
+    feature maps, `segment` gives the query's probabilities at its frame's
+    resolution (Eq. 13 through `model.segment`).
+
+    Frames are resized (bilinear) to the model's input size (`input_size`) and
+    the probabilities back to the frame size, as the authors' script does.
+
+    Args:
+        model: a `COSNet` (anything with its ``encode``, ``segment`` and
+            ``inference_size``).
+        fusion: ``"attention"`` (Eq. 13) or ``"prediction"``.
+        input_size, short_side: the model's input, see
+            :func:`~cosnet_tf.inference.input_size.resolve_input_size`.
+        reference_pool: K > 1 average-pools reference features K x K first.
+        compile: run through ``tf.function`` graphs, kept on the model
+            (``model.inference_graphs``); False runs eagerly (debugging).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from cosnet_tf import COSNet
+    >>> from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
+    >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16,
+    ...                                         aspp_filters=16, output_filters=16)
+    >>> core = InferenceCore(COSNet(backbone, head_filters=16), input_size=(32, 32))
+    >>> features = core.encode(np.zeros((3, 40, 56, 3), np.uint8))
+    >>> tuple(features.shape)
+    (3, 2, 2, 16)
+    >>> core.segment(features[:1], core.stack_references(features[1:]), (40, 56)).shape
+    (40, 56)
+    """
+
+    def __init__(self, model, fusion="attention", input_size=None, short_side=None, reference_pool=1,
+                 compile=True):
+        self.model = model
+        self.fusion = fusion
+        self.input_size = input_size
+        self.short_side = short_side
+        self.reference_pool = int(reference_pool)
+        self.compile = bool(compile)
+        graphs = getattr(model, "inference_graphs", None)
+        # A model without its own graphs (any object with COSNet's methods): this core keeps them.
+        self._graphs = graphs if isinstance(graphs, InferenceGraphs) else InferenceGraphs()
+
+    def model_size(self, frame_size):
+        """The (height, width) the model sees for frames of ``frame_size``."""
+        return resolve_input_size(self.model, frame_size, self.input_size, self.short_side)
+
+    def _function(self, key, build):
+        if not self.compile:
+            return build()
+        return self._graphs.get(key, build)
+
+    def encode(self, frames):
+        """uint8 frames [B, H, W, 3] -> features [B, h, w, C] at the model's input size."""
+        import tensorflow as tf
+
+        model_size = self.model_size(tuple(frames.shape[1:3]))
+        resize = tuple(frames.shape[1:3]) != tuple(model_size)
+        model = self.model
+
+        def build():
+            def encode(frames, size):
+                x = tf.cast(frames, tf.float32)
+                if resize:
+                    x = tf.image.resize(x, size, method="bilinear")
+                return model.encode(x)
+
+            return encode
+
+        size = tf.constant(model_size, tf.int32)
+        return self._function(("encode", resize), build)(tf.convert_to_tensor(frames), size)
+
+    def stack_references(self, reference_maps):
+        """N reference features [h, w, C] -> [1, N, h', w', C], pooled K x K once per reference set."""
+        import tensorflow as tf
+
+        reference_maps = tf.stack(list(reference_maps)) if isinstance(reference_maps, list) else reference_maps
+        if self.reference_pool > 1:
+            reference_maps = tf.nn.avg_pool2d(reference_maps, self.reference_pool, self.reference_pool, "SAME")
+        return reference_maps[None]
+
+    def segment(self, query, references, frame_size, model_size=None):
+        """float32 probabilities [H, W] of one query [1, h, w, C] from stacked references (or None).
+
+        `model_size`: the input size the features were encoded at, when not
+        this core's for `frame_size` (features encoded by another segmenter).
+        """
+        import tensorflow as tf
+
+        frame_size = tuple(int(v) for v in frame_size)
+        model_size = self.model_size(frame_size) if model_size is None else tuple(model_size)
+        count = 0 if references is None else int(references.shape[1])
+        resize = tuple(model_size) != frame_size
+        model, fusion = self.model, self.fusion
+
+        def build():
+            def segment(query, references, model_size, frame_size):
+                probability = model.segment(query, references, output_size=model_size, fusion=fusion)
+                if resize:
+                    probability = tf.image.resize(probability, frame_size, method="bilinear")
+                return probability[0, :, :, 0]
+
+            return segment
+
+        # N is part of the key: one summary per reference, N known to the trace.
+        function = self._function(("segment", fusion, count, resize), build)
+        probability = function(
+            query, references, tf.constant(model_size, tf.int32), tf.constant(frame_size, tf.int32)
+        )
+        return np.asarray(probability, dtype=np.float32)
