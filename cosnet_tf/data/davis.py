@@ -36,10 +36,12 @@ import os
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
+from cosnet_tf.utils.image_files import IMAGE_EXTENSIONS, list_image_files
+
 PathLike = Union[str, os.PathLike]
 
 #: File name endings accepted as frames (case-insensitive).
-FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
+FRAME_EXTENSIONS = IMAGE_EXTENSIONS  # the frame files every reader of this package reads
 #: Extension of annotation files.
 MASK_EXTENSION = ".png"
 
@@ -121,11 +123,7 @@ def read_sequence_list(path: PathLike) -> list[str]:
 
 
 def _list_frames(sequence_dir: Path) -> list[Path]:
-    return sorted(
-        (entry for entry in sequence_dir.iterdir()
-         if entry.is_file() and entry.suffix.lower() in FRAME_EXTENSIONS),
-        key=lambda entry: entry.name,
-    )
+    return list_image_files(sequence_dir)
 
 
 def _describe_paths(paths: Sequence[str]) -> str:

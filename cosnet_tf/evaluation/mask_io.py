@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cosnet_tf.utils.natural_order import natural_sort_key
+from cosnet_tf.utils.image_files import natural_sort_key
 
 # Pillow modes whose values are labels, not intensities.
 _LABEL_MODES = {"1", "P", "PA", "I", "I;16", "I;16B", "I;16L", "I;16N", "I;32", "I;32B"}

@@ -5,10 +5,7 @@ import os
 from pathlib import Path
 
 from cosnet_tf.inference.frame_source import FrameSource
-from cosnet_tf.utils.natural_order import natural_sort_key
-
-#: File name endings read as frames (case-insensitive).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from cosnet_tf.utils.image_files import IMAGE_EXTENSIONS, list_image_files
 
 
 class ImageFrameSource(FrameSource):
@@ -87,12 +84,7 @@ class ImageFrameSource(FrameSource):
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"frame folder not found: '{folder}'")
-        paths = sorted(
-            (entry for entry in folder.iterdir()
-             if entry.is_file() and not entry.name.startswith(".")
-             and entry.suffix.lower() in IMAGE_EXTENSIONS),
-            key=lambda entry: natural_sort_key(entry.name),
-        )
+        paths = list_image_files(folder)
         if not paths:
             raise DataFileError(
                 f"no frames in folder '{folder}' (no {', '.join(IMAGE_EXTENSIONS)} files)"
