@@ -1,4 +1,5 @@
 """Video inference: cached multi-reference segmentation against the authors' pairwise procedure."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -337,3 +338,16 @@ def test_reference_pool_must_be_a_positive_integer(model, value):
 def test_encode_video_rejects_an_empty_video(model):
     with pytest.raises(ValueError, match="no frames"):
         VideoSegmenter(model).encode_video(np.zeros((0, 8, 8, 3), np.uint8))
+
+
+def test_segmenters_of_one_model_share_its_compiled_functions(model, tmp_path):
+    video = _video(3)
+    VideoSegmenter(model, 2, "uniform", input_size=(32, 32)).segment(video)
+    functions = dict(model.inference_graphs._functions)
+    assert any(key[0] == "encode" for key in functions) and any(key[0] == "segment" for key in functions)
+    VideoSegmenter(model, 2, "local", input_size=(32, 32)).segment(video)  # another segmenter, same calls
+    assert model.inference_graphs._functions == functions
+    # Kept with the model, never saved with it.
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    assert len(keras.saving.load_model(path).inference_graphs) == 0
