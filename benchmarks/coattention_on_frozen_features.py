@@ -14,7 +14,8 @@ so a training choice is measured in minutes, not hours.
 
     python benchmarks/coattention_on_frozen_features.py --cache /tmp/features \\
         [--model saved_models/cosnet_mobilenetv2_davis_none.keras] [--steps 1000] [--references 1]
-        [--summary-lr-multiplier 100] [--train-head-features] [--out result.json]
+        [--summary-lr-multiplier 100] [--train-head-features] [--optimizer adam]
+        [--freeze-head-batch-norm] [--out result.json]
 
 The cache needs about 2.1 GB (float16) for the 30 training and 10 dev sequences.
 """
@@ -109,12 +110,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--references", type=int, default=1, help="K references averaged per query (Eq. 13)")
     parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                        help="adam: every weight steps at about the learning rate, whatever its gradient's scale")
     parser.add_argument("--summary-lr-multiplier", type=float, default=1.0,
                         help="gradient multiplier of the head's summary-half weights")
     parser.add_argument("--summary-init", type=float, default=0.0, help="std of the summary half's start")
     parser.add_argument("--summary-dropout", type=float, default=0.2)
     parser.add_argument("--train-head-features", action="store_true",
                         help="also train the head's feature half, batch norm and classifier")
+    parser.add_argument("--freeze-head-batch-norm", action="store_true",
+                        help="the head's batch norms keep the stage-1 statistics (inference mode): "
+                        "N = 0 then stays exactly the stage-1 model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-refs", type=int, nargs="*", default=[0, 5])
     parser.add_argument("--out", help="JSON file for the result")
@@ -150,8 +156,11 @@ def main(argv=None):
     else:
         variables = model.coattention.trainable_weights + model.gate.trainable_weights
         variables += head.trainable_weights if args.train_head_features else [kernel]
-    optimizer = keras.optimizers.SGD(
-        keras.optimizers.schedules.PolynomialDecay(args.learning_rate, max(args.steps, 1), 0.0, 0.9), momentum=0.9)
+    schedule = keras.optimizers.schedules.PolynomialDecay(args.learning_rate, max(args.steps, 1), 0.0, 0.9)
+    if args.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(schedule)
+    else:
+        optimizer = keras.optimizers.SGD(schedule, momentum=0.9)
     optimizer.build(variables)
     c = model.feature_channels
     gradient_scale = None
@@ -171,7 +180,8 @@ def main(argv=None):
                 k = references.shape[1]
                 summaries = [model.gate(model.coattention.summarize_query(query, references[:, i])) for i in range(k)]
                 x = tf.concat([tf.add_n(summaries) / k * keep[:, None, None, None], query], -1)
-            logits = head(x, output_size=(height, width), return_logits=True, training=True)
+            logits = head(x, output_size=(height, width), return_logits=True,
+                          training=not args.freeze_head_batch_norm)
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
             decay = 5e-4 * tf.add_n([tf.reduce_sum(v ** 2) for v in variables if len(v.shape) > 1]) / 2
             total = loss + decay  # inside the tape
