@@ -73,14 +73,16 @@ class InferenceCore:
         resize = tuple(frames.shape[1:3]) != tuple(model_size)
         model = self.model
 
+        # (The inner functions' names differ from the methods': autograph finds a function's
+        # source by its name and would otherwise read the method's.)
         def build():
-            def encode(frames, size):
+            def encode_frames(frames, size):
                 x = tf.cast(frames, tf.float32)
                 if resize:
                     x = tf.image.resize(x, size, method="bilinear")
                 return model.encode(x)
 
-            return encode
+            return encode_frames
 
         size = tf.constant(model_size, tf.int32)
         return self._function(("encode", resize), build)(tf.convert_to_tensor(frames), size)
@@ -109,13 +111,13 @@ class InferenceCore:
         model, fusion = self.model, self.fusion
 
         def build():
-            def segment(query, references, model_size, frame_size):
+            def segment_query(query, references, model_size, frame_size):
                 probability = model.segment(query, references, output_size=model_size, fusion=fusion)
                 if resize:
                     probability = tf.image.resize(probability, frame_size, method="bilinear")
                 return probability[0, :, :, 0]
 
-            return segment
+            return segment_query
 
         # N is part of the key: one summary per reference, N known to the trace.
         function = self._function(("segment", fusion, count, resize), build)
