@@ -9,6 +9,7 @@ import numpy as np
 from cosnet_tf.inference.inference_core import InferenceCore
 from cosnet_tf.inference.input_size import positive_int
 from cosnet_tf.inference.open_frame_source import open_frame_source
+from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
 from cosnet_tf.inference.video_stream import stream_video
 from cosnet_tf.models.cosnet import FUSIONS
@@ -284,17 +285,15 @@ class VideoSegmenter:
         0 True
         2 True
         """
-        import tensorflow as tf
-
         features, model_size, frame_size = encoded
-        probabilities = []
-        stacked_key, stacked = None, None
-        for query, references in enumerate(self.reference_plan(int(features.shape[0]))):
-            if references and tuple(references) != stacked_key:  # global sets: stacked once
-                stacked_key = tuple(references)
-                stacked = self.core.stack_references(tf.gather(features, list(references)))
-            probabilities.append(self.core.segment(features[query : query + 1], stacked if references else None,
-                                                   frame_size, model_size))
+        # Every frame's features are at hand, and none is released: the store only stacks.
+        store = ReferenceFeatureStore(self.reference_plan(int(features.shape[0])), self.core.stack_references)
+        for index in range(int(features.shape[0])):
+            store.add(index, features[index])
+        probabilities = [
+            self.core.segment(features[query : query + 1], store.references(query), frame_size, model_size)
+            for query in range(int(features.shape[0]))
+        ]
         self.last_run = {"frames": len(probabilities), "encoded": 0, "max_cached": int(features.shape[0]),
                          "input_size": model_size}
         return np.stack(probabilities)
