@@ -80,6 +80,24 @@ def test_image_step_trains_only_backbone_and_side_output(synthetic, variant):
     assert int(model.optimizer.iterations.numpy()) == 3
 
 
+def test_frozen_backbone_trains_only_coattention_and_heads(synthetic, tmp_path):
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, freeze_backbone=True)
+    model.compile(optimizer=keras.optimizers.AdamW(0.01))
+    head_parts = [model.coattention, model.gate, model.head_a, model.head_b]
+    backbone = [w.numpy().copy() for w in model.backbone.weights]  # batch-norm statistics included
+    heads = _snapshot(head_parts)
+    for x, y in _streams(synthetic).take(3):
+        model.train_on_batch(x, y)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(backbone, model.backbone.weights))
+    assert _changed(heads, _snapshot(head_parts))
+    assert COSNetTrainer.from_config(model.get_config()).freeze_backbone
+    # The shipped model is a plain COSNet with the trained weights and a trainable backbone.
+    shipped = model.to_inference_model()
+    assert shipped.backbone.trainable and shipped.backbone.trainable_weights
+    for a, b in zip(model.get_weights(), shipped.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_head_learning_rate_multiplier(synthetic):
     """With plain SGD the head moves 10x as far as with multiplier 1."""
     x, y = next(iter(_streams(synthetic)))

@@ -42,6 +42,10 @@ _FLAGS = {
         "(local GPUs or --devices), multi-worker (from TF_CONFIG); --batch-size is then the global batch",
     ),
     "devices": dict(nargs="+", help="devices of the mirrored strategy, e.g. /gpu:0 /gpu:1 (/cpu:K: logical CPUs)"),
+    "freeze_backbone": dict(
+        type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false",
+        help="train only the co-attention and heads, on the backbone's fixed features",
+    ),
     "synchronized_batch_norm": dict(
         type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false",
         help="the heads' batch norms over the global batch of all replicas",

@@ -73,6 +73,12 @@ class COSNetTrainer(COSNet):
         freeze_backbone_batch_norm: run the backbone's batch norms in inference
             mode while training (their scale and shift are still learned).
             Batch statistics of 2-4 frames are noise; DeepLab freezes them too.
+        freeze_backbone: train nothing of the backbone (its weights stay those it
+            was built or loaded with): the co-attention and heads learn on fixed
+            features. On the recurrence benchmark this is the one setting where
+            references paid (docs/coattention.md): a backbone that trains finds
+            per-frame cues first. The model `to_inference_model` gives has a
+            trainable backbone again.
         **kwargs: `COSNet` arguments.
     """
 
@@ -83,6 +89,7 @@ class COSNetTrainer(COSNet):
         summary_dropout=0.0,
         class_balance=1.0,
         freeze_backbone_batch_norm=True,
+        freeze_backbone=False,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -93,6 +100,9 @@ class COSNetTrainer(COSNet):
         self.head_lr_multiplier = float(head_lr_multiplier)
         self.summary_dropout = float(summary_dropout)
         self.freeze_backbone_batch_norm = bool(freeze_backbone_batch_norm)
+        self.freeze_backbone = bool(freeze_backbone)
+        if self.freeze_backbone:
+            self.backbone.trainable = False
 
     def _create_extra_state(self):
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -116,6 +126,7 @@ class COSNetTrainer(COSNet):
         """A plain `COSNet` with this trainer's weights (what gets shipped)."""
         config = COSNet.get_config(self)
         model = COSNet.from_config(config)
+        model.backbone.trainable = True  # frozen for this training only
         model.set_weights(self.get_weights())
         return model
 
@@ -314,5 +325,6 @@ class COSNetTrainer(COSNet):
             summary_dropout=self.summary_dropout,
             class_balance=self.class_balance,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,
+            freeze_backbone=self.freeze_backbone,
         )
         return config

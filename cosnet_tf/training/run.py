@@ -68,6 +68,7 @@ def build_trainer(config):
         summary_dropout=config.summary_dropout,
         class_balance=config.class_balance,
         freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
+        freeze_backbone=config.freeze_backbone,
         synchronized_batch_norm=config.synchronized_batch_norm,
         inference_size=config.image_size,
         inference_short_side=config.inference_short_side,

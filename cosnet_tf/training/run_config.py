@@ -134,6 +134,7 @@ class TrainConfig:
     video_steps: int = 2
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
+    freeze_backbone: bool = False  # train only the co-attention and heads, on fixed features
     # tf.distribute (cosnet_tf.training.distribution): "auto" | "none" | "mirrored" | "multi-worker";
     # devices for "mirrored" (e.g. ["/gpu:0", "/gpu:1"]); batch_size is then the global batch.
     strategy: str = "auto"
