@@ -40,8 +40,6 @@ from cosnet_tf.utils.image_files import IMAGE_EXTENSIONS, list_image_files
 
 PathLike = Union[str, os.PathLike]
 
-#: File name endings accepted as frames (case-insensitive).
-FRAME_EXTENSIONS = IMAGE_EXTENSIONS  # the frame files every reader of this package reads
 #: Extension of annotation files.
 MASK_EXTENSION = ".png"
 
@@ -120,10 +118,6 @@ def read_sequence_list(path: PathLike) -> list[str]:
     if not names:
         raise ValueError(f"split file '{path}' lists no sequences")
     return list(names)
-
-
-def _list_frames(sequence_dir: Path) -> list[Path]:
-    return list_image_files(sequence_dir)
 
 
 def _describe_paths(paths: Sequence[str]) -> str:
@@ -229,10 +223,10 @@ class DavisDataset:
         frame_dir = self.image_dir / name
         if not frame_dir.is_dir():
             raise FileNotFoundError(f"sequence {name!r}: frame folder not found: '{frame_dir}'")
-        frames = _list_frames(frame_dir)
+        frames = list_image_files(frame_dir)
         if not frames:
             raise ValueError(
-                f"sequence {name!r} has no frames (no {'/'.join(FRAME_EXTENSIONS)} files in '{frame_dir}')"
+                f"sequence {name!r} has no frames (no {'/'.join(IMAGE_EXTENSIONS)} files in '{frame_dir}')"
             )
         mask_dir = self.annotation_dir / name
         mask_paths: list[Optional[str]] = []

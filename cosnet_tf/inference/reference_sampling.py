@@ -159,6 +159,19 @@ def reference_schedule(num_frames, num_references, sampling="uniform", rng=None)
     return global_set
 
 
+def video_reference_plan(num_frames, num_references, sampling="uniform", rng=None):
+    """The references of every query of one video, in query order: what a video loop streams over.
+
+    The one plan of `cosnet segment` and `cosnet predict` (`stream_video`), so
+    both pick the same references for a query.
+
+    >>> video_reference_plan(4, 1, "local")
+    [[1], [0], [1], [2]]
+    """
+    schedule = reference_schedule(num_frames, num_references, sampling, rng)
+    return [schedule(query) for query in range(num_frames)]
+
+
 def select_reference_indices(num_frames, query_index, num_references, sampling="uniform", rng=None):
     """The reference frames of one query frame, as sorted frame indices.
 

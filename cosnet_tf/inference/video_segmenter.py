@@ -10,7 +10,7 @@ from cosnet_tf.inference.inference_core import InferenceCore
 from cosnet_tf.inference.input_size import positive_int
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
-from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_schedule
+from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, video_reference_plan
 from cosnet_tf.inference.video_stream import stream_video
 from cosnet_tf.models.cosnet import FUSIONS
 from cosnet_tf.postprocessing.crf_stream import refine_stream
@@ -203,8 +203,7 @@ class VideoSegmenter:
     # --------------------------------------------------------------- planning
     def reference_plan(self, num_frames):
         """The sorted reference indices of every query of a ``num_frames``-frame video."""
-        schedule = reference_schedule(num_frames, self.num_references, self.sampling, self.seed)
-        return [schedule(query) for query in range(num_frames)]
+        return video_reference_plan(num_frames, self.num_references, self.sampling, self.seed)
 
     # -------------------------------------------------------------- inference
     def iter_segment(self, source, with_frames=False):

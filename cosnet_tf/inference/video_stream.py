@@ -48,7 +48,6 @@ def stream_video(core, source, plan, batch_size=4, keep_frames=False, stats=None
             for k, (index, _) in enumerate(chunk):
                 store.add(index, features[k])
             stats["encoded"] += len(chunk)
-        stats["max_cached"] = store.max_cached
 
     lookahead = max((len(references) for references in plan), default=0) + batch_size
     prefetch = sorted({index for query, references in enumerate(plan) for index in references
@@ -76,3 +75,4 @@ def stream_video(core, source, plan, batch_size=4, keep_frames=False, stats=None
     finally:
         # An abandoned run (an error in the caller, a closed generator) still closes the file at once.
         stream.close()
+        stats["max_cached"] = store.max_cached

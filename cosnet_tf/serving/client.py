@@ -33,7 +33,7 @@ import urllib.request
 
 import numpy as np
 
-from cosnet_tf.inference.reference_sampling import reference_schedule
+from cosnet_tf.inference.reference_sampling import video_reference_plan
 
 DEFAULT_GRPC_PORT = 8500
 DEFAULT_REST_PORT = 8501
@@ -311,8 +311,7 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
     if hasattr(frames, "__len__") and len(frames) == 0:
         return
     source = open_frame_source(frames)  # checks sizes, names bad files; reads frames as needed
-    schedule = reference_schedule(len(source), num_references, sampling, rng=seed)
-    plan = [schedule(query) for query in range(len(source))]
+    plan = video_reference_plan(len(source), num_references, sampling, rng=seed)
     for _, probability, _ in stream_video(ServedCore(client), source, plan, encode_batch_size):
         yield probability
 
