@@ -1,4 +1,5 @@
 """The alternating trainer, stream mixing and resumable training runs."""
+import dataclasses
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from cosnet_tf.data import (
     make_frame_pair_dataset,
     make_saliency_dataset,
 )
-from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, mix_streams
+from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, PartwiseAdamW, mix_streams
 from cosnet_tf.training.callbacks import NaNGuard
 from cosnet_tf.training.run_config import TrainConfig
 from tests.conftest import REPO_ROOT, tiny_backbone
@@ -98,18 +99,28 @@ def test_frozen_backbone_trains_only_coattention_and_heads(synthetic, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_head_learning_rate_multiplier(synthetic):
-    """With plain SGD the head moves 10x as far as with multiplier 1."""
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [lambda: keras.optimizers.SGD(1e-3), lambda: PartwiseAdamW(1e-4, weight_decay=0.0)],
+    ids=["sgd", "partwise_adamw"],
+)
+def test_head_learning_rate_multiplier(synthetic, make_optimizer):
+    """The head moves 10x as far as with multiplier 1, the backbone as far (SGD: gradients scaled;
+    Adam, which a gradient scale does not move: PartwiseAdamW's learning rate)."""
     x, y = next(iter(_streams(synthetic)))
-    moves = []
+    head_moves, backbone_moves = [], []
     for multiplier in (1.0, 10.0):
         keras.utils.set_random_seed(0)
         model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=multiplier)
-        model.compile(optimizer=keras.optimizers.SGD(1e-3))
-        before = model.head_a.classifier.kernel.numpy().copy()
+        model.compile(optimizer=make_optimizer())
+        backbone_kernel = model.backbone.trainable_weights[0]
+        before = model.head_a.classifier.kernel.numpy().copy(), backbone_kernel.numpy().copy()
         model.train_on_batch(x, y)
-        moves.append(np.abs(model.head_a.classifier.kernel.numpy() - before).sum())
-    np.testing.assert_allclose(moves[1], 10 * moves[0], rtol=1e-3)
+        head_moves.append(np.abs(model.head_a.classifier.kernel.numpy() - before[0]).sum())
+        backbone_moves.append(np.abs(backbone_kernel.numpy() - before[1]).sum())
+    np.testing.assert_allclose(head_moves[1], 10 * head_moves[0], rtol=1e-3)
+    np.testing.assert_allclose(backbone_moves[1], backbone_moves[0], rtol=1e-3)
+    assert backbone_moves[0] > 0
 
 
 def test_nan_stops_training_with_a_clear_message(synthetic):
@@ -302,10 +313,10 @@ def test_older_flat_model_keys_are_read_into_the_model_section(tmp_path):
     path.write_text('davis_root = "x"\ncoattention = "vanilla"\northogonality_weight = 1e-3\n')
     assert TrainConfig.from_file(path).model == {"coattention": "vanilla", "preset": "mobilenetv2"}
     # Every committed config still reads, whichever form it is written in.
-    for committed in sorted((REPO_ROOT / "training" / "configs").glob("*davis*.toml")) + [
-            REPO_ROOT / "training" / "configs" / "recurrence.toml"]:
-        if "tune" not in committed.name:
-            assert TrainConfig.from_file(committed).model["preset"] == "mobilenetv2"
+    committed = [p for p in sorted((REPO_ROOT / "training" / "configs").glob("*.toml")) if "tune" not in p.name]
+    assert len(committed) >= 5
+    for path in committed:
+        assert TrainConfig.from_file(path).model["preset"] == "mobilenetv2", path.name
 
 
 def test_model_section_errors_name_the_setting(tmp_path):
@@ -342,3 +353,24 @@ def test_held_out_videos_may_come_from_another_root(tmp_path):
     # Without a held-out root, the split of the training root as before; none at all when unset.
     assert TrainConfig(davis_root=str(train_root)).held_out_videos().root == train_root.resolve()
     assert TrainConfig(davis_root=str(train_root), val_split="").held_out_videos() is None
+
+
+def test_initial_weights_start_the_run_from_a_saved_model(tmp_path):
+    """Two-stage training: a run starts from another run's final.keras; another network is refused."""
+    from cosnet_tf.training.run import build_trainer
+
+    config = TrainConfig(davis_root="x", model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE),
+                         image_size=(48, 64))
+    first = build_trainer(config)
+    for weight in first.weights:  # unlike any fresh initialisation
+        weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype(weight.dtype))
+    path = str(tmp_path / "first.keras")
+    first.to_inference_model().save(path)
+    second = build_trainer(dataclasses.replace(config, initial_weights=path, freeze_backbone=True))
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    other = dataclasses.replace(config, initial_weights=path, model=dict(config.model, head_filters=8))
+    with pytest.raises(ValueError, match="another network"):
+        build_trainer(other)
+    with pytest.raises(FileNotFoundError, match="missing.keras"):
+        build_trainer(dataclasses.replace(config, initial_weights=str(tmp_path / "missing.keras")))

@@ -30,6 +30,7 @@ _FLAGS = {
     "learning_rate": dict(type=float, help="initial learning rate (polynomial decay to 0)"),
     "optimizer": dict(choices=("sgd", "adamw"), help="sgd (the paper's, momentum 0.9) or adamw"),
     "weight_decay": dict(type=float, help="decoupled weight decay"),
+    "head_lr_multiplier": dict(type=float, help="learning-rate multiple of the co-attention and heads (10)"),
     "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
     "class_balance": dict(type=float, help="1: Eq. 11's class-balanced loss, 0: plain cross-entropy"),
     "video_steps": dict(type=int, help="video steps per cycle"),
@@ -42,6 +43,7 @@ _FLAGS = {
         "(local GPUs or --devices), multi-worker (from TF_CONFIG); --batch-size is then the global batch",
     ),
     "devices": dict(nargs="+", help="devices of the mirrored strategy, e.g. /gpu:0 /gpu:1 (/cpu:K: logical CPUs)"),
+    "initial_weights": dict(help="a .keras COSNet whose weights start the run (e.g. an earlier run's final.keras)"),
     "freeze_backbone": dict(
         type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false",
         help="train only the co-attention and heads, on the backbone's fixed features",

@@ -5,6 +5,7 @@ from keras import ops
 
 from cosnet_tf.losses import WeightedBinaryCrossentropy
 from cosnet_tf.models.cosnet import COSNet
+from cosnet_tf.training.partwise_adamw import PartwiseAdamW
 
 IMAGE_STREAM, VIDEO_STREAM = 0, 1
 
@@ -48,9 +49,11 @@ class COSNetTrainer(COSNet):
       network is trained with Eq. 11 on both predictions plus the model's own
       losses (the orthogonality penalty of Eq. 12 for the symmetric variant).
 
-    Gradients of the co-attention module and the heads are multiplied by
-    `head_lr_multiplier` (10 in the authors' code): with SGD this is the 10x
-    learning rate of those parts (decoupled weight decay stays at 1x).
+    The co-attention module and the heads train at `head_lr_multiplier` times
+    the learning rate (10 in the authors' code; decoupled weight decay stays at
+    1x): with `PartwiseAdamW` the optimizer multiplies their learning rate;
+    with any other optimizer their gradients are multiplied, which is the same
+    for SGD and does nothing under Adam-like optimizers.
 
     Under a `tf.distribute` strategy (`cosnet train --strategy`), build and
     compile it in the strategy's scope: each stream is its own compiled step
@@ -101,6 +104,7 @@ class COSNetTrainer(COSNet):
         self.summary_dropout = float(summary_dropout)
         self.freeze_backbone_batch_norm = bool(freeze_backbone_batch_norm)
         self.freeze_backbone = bool(freeze_backbone)
+        self._multiplier_in_optimizer = False  # set by compile
         if self.freeze_backbone:
             self.backbone.trainable = False
 
@@ -139,6 +143,14 @@ class COSNetTrainer(COSNet):
         """
         super().compile(optimizer=optimizer, **kwargs)
         self.optimizer.build(self.trainable_variables)
+        # The 10x of the heads: PartwiseAdamW multiplies their learning rate; any other
+        # optimizer gets their gradients multiplied (the same for SGD, a no-op for Adam).
+        self._multiplier_in_optimizer = isinstance(self.optimizer, PartwiseAdamW)
+        if self._multiplier_in_optimizer:
+            head_ids = self._head_variable_ids()
+            self.optimizer.multiply_learning_rate(
+                [v for v in self.trainable_variables if id(v) in head_ids], self.head_lr_multiplier
+            )
 
     @property
     def metrics(self):
@@ -205,7 +217,7 @@ class COSNetTrainer(COSNet):
             loss = pair_loss + regularization
             share = _per_replica_share(loss)
         grads = tape.gradient(share, variables)
-        head_ids = self._head_variable_ids()
+        head_ids = set() if self._multiplier_in_optimizer else self._head_variable_ids()
         pairs = [
             (g * self.head_lr_multiplier if id(v) in head_ids else g, v)
             for g, v in zip(grads, variables)

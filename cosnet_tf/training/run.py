@@ -16,6 +16,7 @@ from cosnet_tf.data import (
 from cosnet_tf.training.callbacks import BestModelSaver, NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.cosnet_trainer import COSNetTrainer
 from cosnet_tf.training.distribution import distribute_training_stream, make_strategy, worker_role
+from cosnet_tf.training.partwise_adamw import PartwiseAdamW
 from cosnet_tf.training.streams import mix_streams
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
 
@@ -74,19 +75,46 @@ def build_trainer(config):
         inference_short_side=config.inference_short_side,
         **model,
     )
+    if config.initial_weights:
+        load_initial_weights(trainer, config.initial_weights)
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.learning_rate, decay_steps=config.steps, end_learning_rate=0.0, power=config.decay_power
     )
     if config.optimizer == "adamw":
-        # Adam normalises each weight's step by its gradient's running scale: weights whose
-        # gradients are small (W of Eq. 1 and the heads' summary inputs early on) move at
-        # the learning rate like all others. That also makes the 10x head multiplier (a
-        # gradient scale) a no-op, and every part trains at `learning_rate`.
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+        # Adam normalises each weight's step by its gradient's running scale, so the heads'
+        # 10x cannot be a gradient scale: PartwiseAdamW multiplies their learning rate.
+        optimizer = PartwiseAdamW(schedule, weight_decay=config.weight_decay)
     else:
         optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum, weight_decay=config.weight_decay)
     trainer.compile(optimizer=optimizer)
     return trainer
+
+
+def load_initial_weights(trainer, path):
+    """Copies the weights of the `.keras` COSNet at `path` into `trainer` (same network required)."""
+    from cosnet_tf.models.cosnet import COSNet
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"initial_weights: no such file: {path}")
+    try:
+        source = keras.saving.load_model(path, compile=False)
+    except Exception as error:
+        raise ValueError(f"initial_weights: {path} is not a readable .keras model ({error})") from error
+    if not isinstance(source, COSNet):
+        raise ValueError(f"initial_weights: {path} holds a {type(source).__name__}, not a COSNet")
+    ours, theirs = trainer.weights, source.weights
+    mismatch = [
+        f"{a.path} {tuple(a.shape)} vs {b.path} {tuple(b.shape)}"
+        for a, b in zip(ours, theirs) if tuple(a.shape) != tuple(b.shape)
+    ]
+    if len(ours) != len(theirs) or mismatch:
+        raise ValueError(
+            f"initial_weights: {path} is another network than [model] describes "
+            f"({len(theirs)} weights against {len(ours)}"
+            + (f"; first difference: {mismatch[0]}" if mismatch else "") + ")"
+        )
+    for ours_weight, their_weight in zip(ours, theirs):
+        ours_weight.assign(their_weight)
 
 
 def weights_fingerprint(model):

@@ -135,6 +135,11 @@ class TrainConfig:
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
     freeze_backbone: bool = False  # train only the co-attention and heads, on fixed features
+    # A `.keras` COSNet (e.g. final.keras of an earlier run, or a shipped model) whose weights
+    # start this run instead of [model]'s initialisation; [model] must describe the same
+    # network. A run's own checkpoint, once it has one, wins. Two-stage training: a
+    # freeze_backbone run, then a run from its final.keras with the backbone trained.
+    initial_weights: Optional[str] = None
     # tf.distribute (cosnet_tf.training.distribution): "auto" | "none" | "mirrored" | "multi-worker";
     # devices for "mirrored" (e.g. ["/gpu:0", "/gpu:1"]); batch_size is then the global batch.
     strategy: str = "auto"
