@@ -4,7 +4,7 @@ Run as a script (the logical devices must be set before TensorFlow starts, so
 not inside the pytest process): prints one JSON line with the largest weight
 difference after a video step and after an image step.
 
-    python -m tests.helpers.mirrored_step
+    python -m tests.helpers.mirrored_step [VARIANT] [sgd|partwise_adamw]
 """
 import json
 import os
@@ -15,17 +15,24 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer  # noqa: E402
+from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, PartwiseAdamW  # noqa: E402
 from tests.conftest import tiny_backbone  # noqa: E402
 
 
-def build(variant):
+OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-3),
+    # The heads' 10x in the learning rate, per replica copy of each variable.
+    "partwise_adamw": lambda: PartwiseAdamW(0.02, weight_decay=1e-3),
+}
+
+
+def build(variant, optimizer="sgd"):
     keras.utils.set_random_seed(0)
     # Heads' batch norm synchronized: each replica sees 2 of the 4 samples, and the
     # statistics must be those of all 4, as on one device.
     model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16, synchronized_batch_norm=True,
                           class_balance=1.0, head_lr_multiplier=10.0)
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-3))
+    model.compile(optimizer=OPTIMIZERS[optimizer]())
     return model
 
 
@@ -42,9 +49,9 @@ def batch(stream, seed=0):
     return x, y
 
 
-def weights_after_step(strategy, variant, stream):
+def weights_after_step(strategy, variant, stream, optimizer):
     with strategy.scope():
-        model = build(variant)
+        model = build(variant, optimizer)
     x, y = batch(stream)
     data = tf.data.Dataset.from_tensors((x, y))  # one global batch of 4
     model.fit(data, epochs=1, verbose=0)
@@ -57,12 +64,13 @@ def main():
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     variant = sys.argv[1] if len(sys.argv) > 1 else "symmetric"
+    optimizer = sys.argv[2] if len(sys.argv) > 2 else "sgd"
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     result = {"replicas": mirrored.num_replicas_in_sync}
     for name, stream in (("video", VIDEO_STREAM), ("image", IMAGE_STREAM)):
-        one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream)
-        two, model = weights_after_step(mirrored, variant, stream)
-        start = build(variant)
+        one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream, optimizer)
+        two, model = weights_after_step(mirrored, variant, stream, optimizer)
+        start = build(variant, optimizer)
         moved = max(float(np.abs(a - b.numpy()).max()) for a, b in zip(one, start.trainable_weights))
         result[name] = {
             "max_difference": max(float(np.abs(a - b).max()) for a, b in zip(one, two)),
