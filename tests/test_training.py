@@ -369,8 +369,9 @@ def test_initial_weights_start_the_run_from_a_saved_model(tmp_path):
     second = build_trainer(dataclasses.replace(config, initial_weights=path, freeze_backbone=True))
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
-    other = dataclasses.replace(config, initial_weights=path, model=dict(config.model, head_filters=8))
-    with pytest.raises(ValueError, match="another network"):
-        build_trainer(other)
+    for change in ({"head_filters": 8}, {"coattention": "symmetric"}):
+        other = dataclasses.replace(config, initial_weights=path, model=dict(config.model, **change))
+        with pytest.raises(ValueError, match=f"another network.*{next(iter(change))}"):
+            build_trainer(other)
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         build_trainer(dataclasses.replace(config, initial_weights=str(tmp_path / "missing.keras")))

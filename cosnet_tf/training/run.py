@@ -102,6 +102,13 @@ def load_initial_weights(trainer, path):
         raise ValueError(f"initial_weights: {path} is not a readable .keras model ({error})") from error
     if not isinstance(source, COSNet):
         raise ValueError(f"initial_weights: {path} holds a {type(source).__name__}, not a COSNet")
+    # Weights are copied in order, so the two networks must be built alike, not only shaped alike.
+    for key in ("coattention", "gate_bias", "head_filters", "head_depth"):
+        if COSNet.get_config(trainer)[key] != source.get_config()[key]:
+            raise ValueError(
+                f"initial_weights: {path} is another network than [model] describes ({key} "
+                f"{source.get_config()[key]!r} there, {COSNet.get_config(trainer)[key]!r} here)"
+            )
     ours, theirs = trainer.weights, source.weights
     mismatch = [
         f"{a.path} {tuple(a.shape)} vs {b.path} {tuple(b.shape)}"
