@@ -373,5 +373,9 @@ def test_initial_weights_start_the_run_from_a_saved_model(tmp_path):
         other = dataclasses.replace(config, initial_weights=path, model=dict(config.model, **change))
         with pytest.raises(ValueError, match=f"another network.*{next(iter(change))}"):
             build_trainer(other)
+    # Built alike but shaped otherwise (a narrower backbone): the weights' shapes differ.
+    narrow = dict(config.model, backbone_config=dict(TINY_BACKBONE, aspp_filters=8, output_filters=8))
+    with pytest.raises(ValueError, match="another network.*shape"):
+        build_trainer(dataclasses.replace(config, initial_weights=path, model=narrow))
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         build_trainer(dataclasses.replace(config, initial_weights=str(tmp_path / "missing.keras")))

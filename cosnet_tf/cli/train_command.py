@@ -12,6 +12,8 @@ _MODEL_FLAGS = {
     "coattention_config": dict(type=json.loads, help='co-attention settings as JSON, e.g. \'{"cosine": true}\''),
 }
 
+_BOOLEAN = dict(type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false")
+
 # flag name -> TrainConfig field
 _FLAGS = {
     "run_dir": dict(help="run folder: checkpoints, logs, best.keras, final.keras"),
@@ -45,11 +47,11 @@ _FLAGS = {
     "devices": dict(nargs="+", help="devices of the mirrored strategy, e.g. /gpu:0 /gpu:1 (/cpu:K: logical CPUs)"),
     "initial_weights": dict(help="a .keras COSNet whose weights start the run (e.g. an earlier run's final.keras)"),
     "freeze_backbone": dict(
-        type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false",
+        **_BOOLEAN,
         help="train only the co-attention and heads, on the backbone's fixed features",
     ),
     "synchronized_batch_norm": dict(
-        type=lambda v: {"true": True, "false": False}[v.lower()], metavar="true|false",
+        **_BOOLEAN,
         help="the heads' batch norms over the global batch of all replicas",
     ),
     "verbose": dict(type=int, help="0 silent, 1 progress bar, 2 one line per epoch"),

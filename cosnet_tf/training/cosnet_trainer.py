@@ -104,7 +104,6 @@ class COSNetTrainer(COSNet):
         self.summary_dropout = float(summary_dropout)
         self.freeze_backbone_batch_norm = bool(freeze_backbone_batch_norm)
         self.freeze_backbone = bool(freeze_backbone)
-        self._multiplier_in_optimizer = False  # set by compile
         if self.freeze_backbone:
             self.backbone.trainable = False
 
@@ -145,12 +144,8 @@ class COSNetTrainer(COSNet):
         self.optimizer.build(self.trainable_variables)
         # The 10x of the heads: PartwiseAdamW multiplies their learning rate; any other
         # optimizer gets their gradients multiplied (the same for SGD, a no-op for Adam).
-        self._multiplier_in_optimizer = isinstance(self.optimizer, PartwiseAdamW)
-        if self._multiplier_in_optimizer:
-            head_ids = self._head_variable_ids()
-            self.optimizer.multiply_learning_rate(
-                [v for v in self.trainable_variables if id(v) in head_ids], self.head_lr_multiplier
-            )
+        if isinstance(self.optimizer, PartwiseAdamW):
+            self.optimizer.multiply_learning_rate(self._head_variables(), self.head_lr_multiplier)
 
     @property
     def metrics(self):
@@ -170,11 +165,12 @@ class COSNetTrainer(COSNet):
             training = False
         return super().encode(frames, training=training)
 
-    def _head_variable_ids(self):
+    def _head_variables(self):
+        """The weights trained at `head_lr_multiplier` times the learning rate."""
         parts = [self.head_a, self.head_b]
         if self.coattention is not None:
             parts += [self.coattention, self.gate]
-        return {id(v) for part in parts for v in part.trainable_weights}
+        return [v for part in parts for v in part.trainable_weights]
 
     def _pixel_loss(self, masks, predictions):
         """Eq. 11 averaged over this replica's samples, not scaled for the replicas.
@@ -217,7 +213,8 @@ class COSNetTrainer(COSNet):
             loss = pair_loss + regularization
             share = _per_replica_share(loss)
         grads = tape.gradient(share, variables)
-        head_ids = set() if self._multiplier_in_optimizer else self._head_variable_ids()
+        scaled = () if isinstance(self.optimizer, PartwiseAdamW) else self._head_variables()
+        head_ids = {id(v) for v in scaled}
         pairs = [
             (g * self.head_lr_multiplier if id(v) in head_ids else g, v)
             for g, v in zip(grads, variables)

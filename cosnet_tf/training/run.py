@@ -103,25 +103,17 @@ def load_initial_weights(trainer, path):
     if not isinstance(source, COSNet):
         raise ValueError(f"initial_weights: {path} holds a {type(source).__name__}, not a COSNet")
     # Weights are copied in order, so the two networks must be built alike, not only shaped alike.
+    ours, theirs = COSNet.get_config(trainer), source.get_config()
     for key in ("coattention", "gate_bias", "head_filters", "head_depth"):
-        if COSNet.get_config(trainer)[key] != source.get_config()[key]:
+        if ours[key] != theirs[key]:
             raise ValueError(
                 f"initial_weights: {path} is another network than [model] describes ({key} "
-                f"{source.get_config()[key]!r} there, {COSNet.get_config(trainer)[key]!r} here)"
+                f"{theirs[key]!r} there, {ours[key]!r} here)"
             )
-    ours, theirs = trainer.weights, source.weights
-    mismatch = [
-        f"{a.path} {tuple(a.shape)} vs {b.path} {tuple(b.shape)}"
-        for a, b in zip(ours, theirs) if tuple(a.shape) != tuple(b.shape)
-    ]
-    if len(ours) != len(theirs) or mismatch:
-        raise ValueError(
-            f"initial_weights: {path} is another network than [model] describes "
-            f"({len(theirs)} weights against {len(ours)}"
-            + (f"; first difference: {mismatch[0]}" if mismatch else "") + ")"
-        )
-    for ours_weight, their_weight in zip(ours, theirs):
-        ours_weight.assign(their_weight)
+    try:
+        trainer.set_weights(source.get_weights())  # Keras checks the count and every shape
+    except ValueError as error:
+        raise ValueError(f"initial_weights: {path} is another network than [model] describes ({error})") from error
 
 
 def weights_fingerprint(model):
