@@ -21,8 +21,10 @@ from tests.conftest import tiny_backbone  # noqa: E402
 
 OPTIMIZERS = {
     "sgd": lambda: keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-3),
-    # The heads' 10x in the learning rate, per replica copy of each variable.
-    "partwise_adamw": lambda: PartwiseAdamW(0.02, weight_decay=1e-3),
+    # The heads' 10x in the learning rate, per replica copy of each variable. Adam's first step
+    # is lr * g / (|g| + epsilon): at the default epsilon (1e-7) a gradient of ~1e-7 turns the
+    # replicas' float32 summation order into moves of ~1e-3, so epsilon is 1e-3 here.
+    "partwise_adamw": lambda: PartwiseAdamW(0.02, weight_decay=1e-3, epsilon=1e-3),
 }
 
 
