@@ -42,6 +42,23 @@ def test_the_shipped_model_is_found_from_any_directory(tmp_path, monkeypatch):
     assert shipped.shipped_model_path() == str(REPO_ROOT / shipped.SHIPPED_MODEL)
 
 
+@pytest.mark.parametrize("model_path, config_path", [
+    (shipped.SHIPPED_MODEL, shipped.TRAINING_CONFIG),
+    (shipped.COATTENTION_MODEL, shipped.COATTENTION_TRAINING_CONFIG),
+])
+def test_each_shipped_model_is_the_network_its_config_trains(model_path, config_path):
+    from cosnet_tf.training.run_config import TrainConfig
+
+    config = TrainConfig.from_file(REPO_ROOT / config_path)
+    settings = dict(config.model)
+    settings.pop("backbone_weights", None)  # the initialisation, not the network
+    built = cosnet_tf.COSNet.from_preset(settings.pop("preset"), inference_size=config.image_size,
+                                         inference_short_side=config.inference_short_side, **settings)
+    ours, theirs = built.get_config(), cosnet_tf.load_model(str(REPO_ROOT / model_path)).get_config()
+    differing = {k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k)} - {"name"}
+    assert not differing, {k: (ours.get(k), theirs.get(k)) for k in differing}
+
+
 def test_the_shipped_models_load_with_their_card_settings():
     default = cosnet_tf.load_model()
     assert default.coattention is None and default.inference_short_side == 320

@@ -160,6 +160,35 @@ def test_config_errors_name_the_problem(tmp_path):
         TrainConfig.from_file(tmp_path / "nowhere.toml")
 
 
+def test_config_file_starts_from_its_base(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "stage1.toml").write_text(
+        'davis_root = "x"\nsteps = 1000\nlearning_rate = 1e-3\nfreeze_backbone = true\n'
+        '[model]\npreset = "mobilenetv2"\ncoattention = "vanilla"\ncoattention_config = { cosine = true }\n'
+    )
+    # The base path is relative to the file that names it; the file's own settings win.
+    stage2 = tmp_path / "stage2.toml"
+    stage2.write_text('base = "parts/stage1.toml"\nsteps = 500\nfreeze_backbone = false\n')
+    config = TrainConfig.from_file(stage2)
+    assert (config.steps, config.learning_rate, config.freeze_backbone) == (500, 1e-3, False)
+    assert config.model["coattention_config"] == {"cosine": True}
+    # Tables merge key by key, through a chain of bases; no co-attention drops the variant's settings.
+    twin = tmp_path / "parts" / "stage2_none.toml"
+    twin.write_text('base = "../stage2.toml"\n[model]\ncoattention = "none"\n')
+    config = TrainConfig.from_file(twin)
+    assert config.steps == 500 and config.model == {"preset": "mobilenetv2", "coattention": None}
+    # A missing base names itself and the file that asked for it; so does a cycle.
+    stage2.write_text('base = "parts/stage0.toml"\n')
+    with pytest.raises(FileNotFoundError, match=r"stage0\.toml \(the base of .*stage2\.toml\)"):
+        TrainConfig.from_file(stage2)
+    stage2.write_text('base = "parts/stage2_none.toml"\n')
+    with pytest.raises(ValueError, match="of its own chain"):
+        TrainConfig.from_file(twin)
+    stage2.write_text("base = 3\n")
+    with pytest.raises(ValueError, match="base must be the path"):
+        TrainConfig.from_file(stage2)
+
+
 def _train_command(config_path):
     return [sys.executable, "-m", "cosnet_tf.cli.main", "train", "--config", str(config_path), "--verbose", "2"]
 

@@ -35,6 +35,7 @@ _FLAGS = {
     "head_lr_multiplier": dict(type=float, help="learning-rate multiple of the co-attention and heads (10)"),
     "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
     "class_balance": dict(type=float, help="1: Eq. 11's class-balanced loss, 0: plain cross-entropy"),
+    "paste_distractors": dict(type=float, help="probability of another video's object pasted into a frame as background"),
     "video_steps": dict(type=int, help="video steps per cycle"),
     "image_steps": dict(type=int, help="still-image steps per cycle"),
     "video_eval_refs": dict(nargs="+", type=int, help="after training, held-out J at these N (e.g. 0 5)"),

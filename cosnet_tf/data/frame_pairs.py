@@ -50,6 +50,7 @@ import tensorflow as tf
 from cosnet_tf.data import _sampling
 from cosnet_tf.data.augmentation import DEFAULT_AUGMENTATION, AugmentationConfig
 from cosnet_tf.data.davis import DavisDataset, VideoSequence
+from cosnet_tf.data.distractors import DEFAULT_DISTRACTOR_SCALE, check_distractor_settings, paste_object
 
 def _frame_tables(sequences: Sequence[VideoSequence]):
     """Flat per-frame lookup tables: paths and the owning video's span."""
@@ -85,6 +86,8 @@ def make_frame_pair_dataset(
     num_parallel_calls: Optional[int] = tf.data.AUTOTUNE,
     prefetch_buffer_size: Optional[int] = tf.data.AUTOTUNE,
     shared_pair_colour: bool = True,
+    paste_distractors: float = 0.0,
+    distractor_scale: Sequence[float] = DEFAULT_DISTRACTOR_SCALE,
 ) -> tf.data.Dataset:
     """Build the batched, prefetched ``tf.data`` pipeline of frame pairs.
 
@@ -106,6 +109,14 @@ def make_frame_pair_dataset(
         prefetch_buffer_size: batches to prefetch; ``None`` or 0 disables.
         shared_pair_colour: one colour jitter for both frames of a pair
             (True) or one per frame (False, as this package did before).
+        paste_distractors: probability that a frame gets a one-frame
+            distractor: the object of a random frame of *another* video,
+            pasted as background (`cosnet_tf.data.distractors`). Drawn for
+            each frame of a pair on its own, so a distractor does not recur
+            in the pair. 0 (the default) pastes nothing and draws exactly the
+            pairs it drew before; it needs two videos or more.
+        distractor_scale: `(low, high)` size range of a pasted object
+            (`DEFAULT_DISTRACTOR_SCALE`).
 
     Returns:
         A finite dataset of one epoch (``num_frames // batch_size`` batches
@@ -119,6 +130,25 @@ def make_frame_pair_dataset(
     sequences = list(videos.sequences if isinstance(videos, DavisDataset) else videos)
     frame_paths, mask_paths, video_starts, video_lengths = _frame_tables(sequences)
     num_frames = int(frame_paths.shape[0])
+    distractor_scale = check_distractor_settings(paste_distractors, distractor_scale)
+    if paste_distractors > 0 and len(sequences) < 2:
+        raise ValueError("paste_distractors needs two videos or more: a distractor comes from another video")
+
+    def with_distractor(frame, mask, start, length, distractor_seed):
+        """`paste_object` with probability `paste_distractors`, from a frame of another video."""
+        draw_seed, pick_seed, load_seed, paste_seed = tf.unstack(
+            tf.random.experimental.stateless_split(distractor_seed, num=4))
+        # Uniform over the frames of the other videos: skip this video's span.
+        pick = tf.random.stateless_uniform([], pick_seed, minval=0, maxval=num_frames - length, dtype=tf.int64)
+        source = tf.where(pick < start, pick, pick + length)
+
+        def pasted():
+            source_frame, source_mask = _sampling.load_sample(
+                frame_paths[source], mask_paths[source], image_size, augmentation, load_seed)
+            return paste_object(frame, mask, source_frame, source_mask, paste_seed, distractor_scale)
+
+        draw = tf.random.stateless_uniform([], draw_seed)
+        return tf.cond(draw < paste_distractors, pasted, lambda: (frame, mask))
 
     def load_pair(index_a: tf.Tensor, element_seed: tf.Tensor):
         partner_seed, seed_a, seed_b, pair_colour_seed = tf.unstack(
@@ -137,6 +167,10 @@ def make_frame_pair_dataset(
         for suffix, index, frame_seed in (("a", index_a, seed_a), ("b", index_b, seed_b)):
             frame, mask = _sampling.load_sample(
                 frame_paths[index], mask_paths[index], image_size, augmentation, frame_seed, colour_seed)
+            if paste_distractors > 0:
+                # Seeds of their own (folded in), so the pairs and augmentations stay those drawn without.
+                distractor_seed = tf.random.experimental.stateless_fold_in(frame_seed, 1)
+                frame, mask = with_distractor(frame, mask, start, length, distractor_seed)
             outputs["frame_" + suffix] = frame
             outputs["mask_" + suffix] = mask
         return ({"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]},

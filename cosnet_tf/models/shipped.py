@@ -14,6 +14,8 @@ SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis_none.kera
 TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_none.toml")
 #: Its twin with co-attention (vanilla, centred-cosine affinity): what `cosnet explain` shows.
 COATTENTION_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
+#: The config that trains the co-attention model.
+COATTENTION_TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis.toml")
 
 
 def _repository_root():

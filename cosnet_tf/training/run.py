@@ -34,7 +34,9 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     saliency = SaliencyDataset(config.saliency_images, config.saliency_masks) if config.saliency_images else None
 
     def make_stream(batch_size, seed):
-        pairs = make_frame_pair_dataset(train_videos, config.image_size, batch_size, seed=seed)
+        pairs = make_frame_pair_dataset(
+            train_videos, config.image_size, batch_size, seed=seed, paste_distractors=config.paste_distractors
+        )
         stills = None
         if saliency is not None:
             stills = make_saliency_dataset(saliency, config.image_size, batch_size, seed=seed)

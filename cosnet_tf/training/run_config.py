@@ -7,14 +7,57 @@ from typing import Optional
 
 
 def read_config_file(path):
-    """The settings of a `.toml` or `.json` file as a dict; errors name the file."""
+    """The settings of a `.toml` or `.json` file as a dict; errors name the file.
+
+    A file may start from another: `base = "other.toml"` (a path relative to
+    this file's folder) reads that file first, and this file's settings win,
+    tables such as [model] merged key by key (see `merge_settings`). Chains of
+    bases work; a file that is its own base, directly or not, is refused.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "stage1.toml"), "w") as f:
+    ...     _ = f.write('steps = 1000\\n[model]\\npreset = "mobilenetv2"\\ncoattention = "vanilla"\\n')
+    >>> with open(os.path.join(folder, "stage1_none.toml"), "w") as f:
+    ...     _ = f.write('base = "stage1.toml"\\n[model]\\ncoattention = "none"\\n')
+    >>> read_config_file(os.path.join(folder, "stage1_none.toml"))
+    {'steps': 1000, 'model': {'preset': 'mobilenetv2', 'coattention': 'none'}}
+    """
+    return _read_config_file(path, ())
+
+
+def _read_config_file(path, children):
     if not os.path.exists(path):
-        raise FileNotFoundError(f"Config file not found: {path}")
+        raise FileNotFoundError(f"Config file not found: {path}" + _based_on(children))
     with open(path, "rb") as f:
         try:
-            return tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
+            values = tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
             raise ValueError(f"Cannot parse config file {path}: {error}") from error
+    if "base" not in values:
+        return values
+    base = values.pop("base")
+    if not isinstance(base, str):
+        raise ValueError(f"{path}: base must be the path of another config file, got {base!r}.")
+    base = os.path.join(os.path.dirname(path), base)
+    chain = children + (path,)
+    if os.path.realpath(base) in {os.path.realpath(p) for p in chain}:
+        raise ValueError(f"{path}: base {base} is a file of its own chain ({' <- '.join(map(str, chain))}).")
+    return merge_settings(_read_config_file(base, chain), values)
+
+
+def _based_on(children):
+    return f" (the base of {children[-1]})" if children else ""
+
+
+def merge_settings(base, values):
+    """`base` updated with `values`: tables merged key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = merge_settings(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 # Settings of the model that older configs gave at the top level; `with_model_section` moves
@@ -131,6 +174,9 @@ class TrainConfig:
     head_lr_multiplier: float = 10.0
     summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
     class_balance: float = 1.0  # 1: Eq. 11's class-balanced loss; 0: plain cross-entropy
+    # Probability that a training frame gets another video's object pasted in as background, a
+    # distractor the pair's other frame lacks (cosnet_tf.data.distractors); 0: none.
+    paste_distractors: float = 0.0
     video_steps: int = 2
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
@@ -172,6 +218,8 @@ class TrainConfig:
             self.video_eval_refs = [int(n) for n in self.video_eval_refs]
             if any(n < 0 for n in self.video_eval_refs):
                 raise ValueError(f"video_eval_refs must be >= 0, got {self.video_eval_refs}.")
+        if not 0.0 <= self.paste_distractors <= 1.0:
+            raise ValueError(f"paste_distractors must be a probability in [0, 1], got {self.paste_distractors}.")
         self.image_size = tuple(int(v) for v in self.image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {self.image_size}.")

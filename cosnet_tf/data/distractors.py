@@ -1,0 +1,95 @@
+"""One-frame distractors: another video's object pasted into a training frame as background.
+
+On DAVIS, every training object is salient in every frame, so the per-frame path can find
+it alone and the co-attention has nothing to add (docs/coattention.md). An object cut from a
+frame of *another* video and pasted into one frame of a pair is just as salient, but it is
+labelled background and does not recur in the pair's other frame: only comparing the two
+frames tells it from the primary object. This is the recurrence benchmark's one-frame
+distractor (`cosnet_tf.data.RecurrenceVideoGenerator`), made from real objects.
+
+`paste_object` is the per-frame operation, in TensorFlow ops for `tf.data`;
+`make_frame_pair_dataset(paste_distractors=p)` pastes one into each frame with
+probability p, each from a frame of another video drawn for that frame alone.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+#: The pasted object's size: its bounding box is scaled so that it spans this share of the
+#: frame along its tighter side (height or width), drawn uniformly per paste.
+DEFAULT_DISTRACTOR_SCALE = (0.3, 0.7)
+
+
+def check_distractor_settings(probability: float, scale: Sequence[float]) -> tuple[float, float]:
+    """Checks a paste probability and scale range; returns the range as floats."""
+    if not 0.0 <= float(probability) <= 1.0:
+        raise ValueError(f"paste_distractors must be a probability in [0, 1], got {probability}")
+    try:
+        low, high = (float(value) for value in scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"distractor_scale must be (low, high), got {scale!r}") from None
+    if not 0.0 < low <= high <= 1.0:
+        raise ValueError(f"distractor_scale must satisfy 0 < low <= high <= 1, got {scale!r}")
+    return low, high
+
+
+def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DISTRACTOR_SCALE):
+    """Pastes the object of `source_mask` (cut from `source_frame`) into `frame` as background.
+
+    The object's bounding box is cut out, scaled by a random factor (see
+    `DEFAULT_DISTRACTOR_SCALE`) and placed at a random position where it fits
+    whole. Its pixels replace the frame's, blended by the scaled source mask,
+    and the target mask is cleared wherever the pasted object covers it (more
+    than half): a distractor occludes the primary object. A source mask with
+    no object leaves the frame and mask unchanged.
+
+    Args:
+        frame, source_frame: float32 `[H, W, 3]` and `[h, w, 3]`.
+        mask, source_mask: float32 `[H, W, 1]` and `[h, w, 1]` in [0, 1].
+        seed: int `[2]` stateless seed (scale and position).
+        scale: `(low, high)` range of the pasted object's size.
+
+    Returns:
+        `(frame, mask)` of the input shapes.
+
+    >>> import numpy as np
+    >>> frame, mask = np.zeros((8, 8, 3), "float32"), np.ones((8, 8, 1), "float32")
+    >>> source_frame = np.full((8, 8, 3), 200.0, "float32")
+    >>> source_mask = np.zeros((8, 8, 1), "float32"); source_mask[2:6, 2:6] = 1
+    >>> pasted, target = paste_object(frame, mask, source_frame, source_mask, [1, 2], scale=(0.5, 0.5))
+    >>> int((pasted[..., 0] == 200).numpy().sum()), int(target.numpy().sum())  # a 4x4 object
+    (16, 48)
+    """
+    frame = tf.convert_to_tensor(frame, tf.float32)
+    mask = tf.convert_to_tensor(mask, tf.float32)
+    source_frame = tf.convert_to_tensor(source_frame, tf.float32)
+    source_mask = tf.convert_to_tensor(source_mask, tf.float32)
+    seed = tf.convert_to_tensor(seed)
+    low, high = check_distractor_settings(1.0, scale)
+    rows = tf.where(tf.reduce_any(source_mask[..., 0] > 0.5, axis=1))[:, 0]
+    columns = tf.where(tf.reduce_any(source_mask[..., 0] > 0.5, axis=0))[:, 0]
+
+    def pasted():
+        height, width = tf.shape(frame)[0], tf.shape(frame)[1]
+        top, bottom = rows[0], rows[-1] + 1
+        left, right = columns[0], columns[-1] + 1
+        object_pixels = source_frame[top:bottom, left:right]
+        object_alpha = source_mask[top:bottom, left:right]
+        scale_seed, row_seed, column_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=3))
+        share = tf.random.stateless_uniform([], scale_seed, low, high) if high > low else tf.constant(low)
+        box = tf.cast(tf.stack([bottom - top, right - left]), tf.float32)
+        frame_size = tf.cast(tf.stack([height, width]), tf.float32)
+        factor = share * tf.reduce_min(frame_size / box)  # the tighter side spans `share` of the frame
+        size = tf.cast(tf.clip_by_value(tf.round(box * factor), 1.0, frame_size), tf.int32)
+        object_pixels = tf.image.resize(object_pixels, size)
+        object_alpha = tf.clip_by_value(tf.image.resize(object_alpha, size), 0.0, 1.0)
+        row = tf.random.stateless_uniform([], row_seed, 0, height - size[0] + 1, dtype=tf.int32)
+        column = tf.random.stateless_uniform([], column_seed, 0, width - size[1] + 1, dtype=tf.int32)
+        canvas = tf.image.pad_to_bounding_box(object_pixels, row, column, height, width)
+        alpha = tf.image.pad_to_bounding_box(object_alpha, row, column, height, width)
+        return frame * (1.0 - alpha) + canvas * alpha, mask * tf.cast(alpha <= 0.5, mask.dtype)
+
+    return tf.cond(tf.size(rows) > 0, pasted, lambda: (frame, mask))
