@@ -535,3 +535,81 @@ def test_pair_frames_share_one_colour_jitter_that_changes_across_pairs(tmp_path)
                                        augmentation=config, seed=3, shared_pair_colour=False)
     inputs, _ = next(iter(separate))
     assert np.abs(inputs["frame_a"].numpy() - inputs["frame_b"].numpy()).max() > 1.0
+
+
+# --------------------------------------------------------------------------
+# one-frame distractors
+# --------------------------------------------------------------------------
+
+def test_paste_object_scales_places_and_clears_the_mask():
+    from cosnet_tf.data.distractors import paste_object
+
+    frame, mask = np.zeros((40, 60, 3), "float32"), np.ones((40, 60, 1), "float32")
+    source_frame = np.full((30, 30, 3), 250.0, "float32")
+    source_mask = np.zeros((30, 30, 1), "float32")
+    source_mask[5:15, 10:30] = 1.0  # a 10x20 object
+    for seed in range(5):
+        pasted, target = (t.numpy() for t in paste_object(frame, mask, source_frame, source_mask,
+                                                          [seed, 1], scale=(0.3, 0.7)))
+        covered = pasted[..., 0] > 125
+        rows, columns = np.nonzero(covered)
+        height, width = np.ptp(rows) + 1, np.ptp(columns) + 1
+        # The tighter side (here the width: 20 of 60 against 10 of 40) spans 0.3-0.7 of the frame.
+        assert 0.3 * 60 - 1 <= width <= 0.7 * 60 + 1 and abs(width / height - 2.0) < 0.25
+        # Background where it covers, the rest of the frame and mask untouched.
+        np.testing.assert_array_equal(target[..., 0], (~covered).astype("float32"))
+        outside = np.ones((40, 60), bool)
+        outside[max(rows.min() - 1, 0):rows.max() + 2, max(columns.min() - 1, 0):columns.max() + 2] = False
+        np.testing.assert_array_equal(pasted[outside], 0.0)
+        again = paste_object(frame, mask, source_frame, source_mask, [seed, 1], scale=(0.3, 0.7))[0]
+        np.testing.assert_array_equal(again.numpy(), pasted)  # one seed, one paste
+    # A source without an object pastes nothing.
+    unchanged = paste_object(frame, mask, source_frame, np.zeros_like(source_mask), [0, 1])
+    np.testing.assert_array_equal(unchanged[0].numpy(), frame)
+    np.testing.assert_array_equal(unchanged[1].numpy(), mask)
+
+
+def test_pair_frames_get_distractors_from_other_videos_as_background(coded_davis):
+    def pairs(probability):
+        return make_frame_pair_dataset(DavisDataset(coded_davis), image_size=(16, 16), batch_size=5,
+                                       augmentation=NO_COLOUR_CHANGE, seed=3, drop_remainder=False,
+                                       paste_distractors=probability)
+
+    covered_foreground = 0
+    for (x_plain, y_plain), (x_pasted, y_pasted) in zip(pairs(0.0), pairs(1.0)):
+        for key in ("a", "b"):
+            plain, pasted = x_plain["frame_" + key].numpy(), x_pasted["frame_" + key].numpy()
+            mask_plain, mask_pasted = y_plain["mask_" + key].numpy(), y_pasted["mask_" + key].numpy()
+            assert (mask_pasted <= mask_plain).all()  # a distractor only ever takes foreground away
+            for i in range(len(plain)):
+                changed = np.abs(pasted[i] - plain[i]).max(axis=-1) > 1.0
+                assert changed.any()  # p = 1, and every coded frame has an object
+                # The same pair as without distractors (the seeds are their own), with another
+                # video's object pasted in: flat colours tell which video it came from.
+                own_video = decode_colour(plain[i])[0]
+                videos = np.round((pasted[i][changed][:, 0] - 30) / 50).astype(int)
+                source_video = np.bincount(videos).argmax()
+                assert source_video != own_video
+                # Background where the distractor covers more than half of a pixel, else as before.
+                own_red, source_red = coded_colour(own_video, 0)[0], coded_colour(source_video, 0)[0]
+                cover = (pasted[i][..., 0] - own_red) / (source_red - own_red)
+                assert (mask_pasted[i][cover > 0.55] == 0).all()
+                np.testing.assert_array_equal(mask_pasted[i][cover < 0.45], mask_plain[i][cover < 0.45])
+                covered_foreground += int((mask_plain[i][cover > 0.55] == 1).sum())
+    assert covered_foreground > 0  # some distractors landed on the object and took it away
+    # Half of the frames get one, about.
+    counts = [np.abs(x1[f"frame_{k}"].numpy() - x0[f"frame_{k}"].numpy()).max(axis=(1, 2, 3)) > 1.0
+              for (x0, _), (x1, _) in zip(pairs(0.0), pairs(0.5)) for k in "ab"]
+    assert 0.2 < np.concatenate(counts).mean() < 0.8
+
+
+def test_distractor_settings_are_checked(coded_davis, tmp_path):
+    with pytest.raises(ValueError, match="paste_distractors must be a probability"):
+        make_frame_pair_dataset(DavisDataset(coded_davis), image_size=(16, 16), paste_distractors=1.5)
+    with pytest.raises(ValueError, match="distractor_scale must satisfy"):
+        make_frame_pair_dataset(DavisDataset(coded_davis), image_size=(16, 16), paste_distractors=0.5,
+                                distractor_scale=(0.5, 0.2))
+    one = tmp_path / "one"
+    write_video(one, "only", [np.zeros((16, 16, 3), np.uint8)] * 2, [np.ones((16, 16), bool)] * 2)
+    with pytest.raises(ValueError, match="two videos or more"):
+        make_frame_pair_dataset(DavisDataset(one), image_size=(16, 16), paste_distractors=0.5)

@@ -158,6 +158,23 @@ def test_config_errors_name_the_problem(tmp_path):
         TrainConfig()
     with pytest.raises(FileNotFoundError, match="nowhere.toml"):
         TrainConfig.from_file(tmp_path / "nowhere.toml")
+    with pytest.raises(ValueError, match="paste_distractors must be a probability"):
+        TrainConfig(davis_root="x", paste_distractors=2.0)
+
+
+def test_paste_distractors_reach_the_training_pairs(synthetic, tmp_path):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.run import build_datasets
+
+    davis, _, _ = synthetic
+    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
+    plain = config_from_args(build_parser().parse_args(args))
+    pasted = config_from_args(build_parser().parse_args(args + ["--paste-distractors", "1"]))
+    assert (plain.paste_distractors, pasted.paste_distractors) == (0.0, 1.0)
+    (x_plain, y_plain), (x_pasted, y_pasted) = (next(iter(build_datasets(c)[0])) for c in (plain, pasted))
+    assert np.abs(x_pasted["frame_a"].numpy() - x_plain["frame_a"].numpy()).max() > 1.0
+    assert (y_pasted["mask_a"].numpy() <= y_plain["mask_a"].numpy()).all()
 
 
 def test_config_file_starts_from_its_base(tmp_path):

@@ -12,7 +12,9 @@ Pipelines (``tf.data``, parallel decoding, prefetching, seedable):
     :func:`make_sequence_frame_dataset` -- one video's frames, in order.
 
 Augmentation: :class:`AugmentationConfig`, :func:`augment_frame_and_mask`,
-:func:`resize_frame_and_mask`.
+:func:`resize_frame_and_mask`; one-frame distractors: :func:`paste_object`
+(``make_frame_pair_dataset(paste_distractors=p)`` pastes other videos' objects
+into frames as background).
 
 Decoding: :func:`load_rgb_image`, :func:`load_binary_mask`,
 :func:`load_frame_and_mask`; problems raise :class:`DataFileError` naming the
@@ -50,6 +52,7 @@ from cosnet_tf.data.decoding import (
     tf_load_frame_and_mask,
     tf_load_rgb_image,
 )
+from cosnet_tf.data.distractors import paste_object
 from cosnet_tf.data.frame_pairs import make_frame_pair_dataset
 from cosnet_tf.data.saliency import SaliencyDataset
 from cosnet_tf.data.sequence_frames import make_sequence_frame_dataset
@@ -75,6 +78,7 @@ __all__ = [
     "make_frame_pair_dataset",
     "make_saliency_dataset",
     "make_sequence_frame_dataset",
+    "paste_object",
     "read_sequence_list",
     "resize_frame_and_mask",
     "tf_load_frame_and_mask",
