@@ -44,7 +44,7 @@ def test_the_shipped_model_is_found_from_any_directory(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("model_path, config_path", [
     (shipped.SHIPPED_MODEL, shipped.TRAINING_CONFIG),
-    (shipped.COATTENTION_MODEL, shipped.COATTENTION_TRAINING_CONFIG),
+    (shipped.NO_COATTENTION_MODEL, shipped.NO_COATTENTION_TRAINING_CONFIG),
 ])
 def test_each_shipped_model_is_the_network_its_config_trains(model_path, config_path):
     from cosnet_tf.training.run_config import TrainConfig
@@ -61,11 +61,11 @@ def test_each_shipped_model_is_the_network_its_config_trains(model_path, config_
 
 def test_the_shipped_models_load_with_their_card_settings():
     default = cosnet_tf.load_model()
-    assert default.coattention is None and default.inference_short_side == 320
-    twin = cosnet_tf.load_model(shipped.COATTENTION_MODEL)
-    assert twin.coattention_variant == "vanilla" and twin.coattention_config.get("cosine") is True
-    assert twin.inference_short_side == 320
-    for path in (shipped.SHIPPED_MODEL, shipped.COATTENTION_MODEL):
+    assert default.coattention_variant == "vanilla" and default.coattention_config.get("cosine") is True
+    assert default.inference_short_side == 320
+    twin = cosnet_tf.load_model(shipped.NO_COATTENTION_MODEL)
+    assert twin.coattention is None and twin.inference_short_side == 320
+    for path in shipped.SHIPPED_FILES:
         size = (REPO_ROOT / path).stat().st_size
         assert size < 25e6, f"{path} is {size / 1e6:.1f} MB"
-        assert (REPO_ROOT / "saved_models" / "cosnet_mobilenetv2_davis.md").exists()
+    assert (REPO_ROOT / "saved_models" / "cosnet_mobilenetv2_davis.md").exists()

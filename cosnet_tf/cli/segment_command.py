@@ -76,9 +76,9 @@ def load_model(spec):
         print(f"cosnet segment: warning: preset {spec!r} has untrained heads (random weights); "
               "use it for timing, not for masks", file=sys.stderr)
         return COSNet.from_preset(spec)
-    from cosnet_tf.models.shipped import COATTENTION_MODEL, shipped_model_path
+    from cosnet_tf.models.shipped import SHIPPED_FILES, shipped_model_path
 
-    if spec is None or spec == COATTENTION_MODEL:  # shipped files: found from any directory
+    if spec is None or spec in SHIPPED_FILES:  # shipped files: found from any directory
         try:
             return COSNet.from_preset(shipped_model_path(spec or DEFAULT_MODEL))
         except FileNotFoundError as error:

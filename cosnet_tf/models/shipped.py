@@ -5,17 +5,22 @@ Python package: a checkout or an editable install finds it from any working dire
 """
 import os
 
-#: The default model, relative to the repository root (or the working directory). It is the
-#: better of the two models trained with the same recipe on DAVIS-2016 (its card compares them),
-#: and it has no co-attention: with this CPU budget the co-attention model segments unseen
-#: video slightly worse (saved_models/cosnet_mobilenetv2_davis.md).
-SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis_none.keras")
-#: The config that trains it: `cosnet train --config TRAINING_CONFIG`.
-TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_none.toml")
-#: Its twin with co-attention (vanilla, centred-cosine affinity): what `cosnet explain` shows.
-COATTENTION_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
-#: The config that trains the co-attention model.
-COATTENTION_TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis.toml")
+#: The default model, relative to the repository root (or the working directory): the better
+#: on unseen video of the two models trained with the same two-stage recipe on DAVIS-2016 (its
+#: card compares them). It has co-attention (vanilla, centred-cosine affinity), and it is also
+#: what `cosnet explain` shows (saved_models/cosnet_mobilenetv2_davis.md).
+SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
+#: The config that trains it, after its stage 1 (`mobilenetv2_davis_stage1.toml`):
+#: `cosnet train --config TRAINING_CONFIG`.
+TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis.toml")
+#: The shipped co-attention model (the default).
+COATTENTION_MODEL = SHIPPED_MODEL
+#: Its `coattention=None` twin: the same recipe and budget, frame by frame.
+NO_COATTENTION_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis_none.keras")
+#: The config that trains the twin, after `mobilenetv2_davis_none_stage1.toml`.
+NO_COATTENTION_TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_none.toml")
+#: The shipped files: found from any working directory.
+SHIPPED_FILES = (SHIPPED_MODEL, NO_COATTENTION_MODEL)
 
 
 def _repository_root():
@@ -44,7 +49,7 @@ def shipped_model_path(relative_path=None):
 def load_model(path=None):
     """The shipped model (default; `SHIPPED_MODEL`), or the saved `.keras` model at `path`.
 
-    `load_model(COATTENTION_MODEL)` loads the shipped co-attention twin.
+    `load_model(NO_COATTENTION_MODEL)` loads the shipped `coattention=None` twin.
 
     Example:
         >>> import cosnet_tf
@@ -52,6 +57,6 @@ def load_model(path=None):
     """
     from cosnet_tf.models.cosnet import COSNet
 
-    if path in (None, SHIPPED_MODEL, COATTENTION_MODEL):
+    if path is None or path in SHIPPED_FILES:
         path = shipped_model_path(path)
     return COSNet.from_preset(path)
