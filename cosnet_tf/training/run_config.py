@@ -218,8 +218,9 @@ class TrainConfig:
             self.video_eval_refs = [int(n) for n in self.video_eval_refs]
             if any(n < 0 for n in self.video_eval_refs):
                 raise ValueError(f"video_eval_refs must be >= 0, got {self.video_eval_refs}.")
-        if not 0.0 <= self.paste_distractors <= 1.0:
-            raise ValueError(f"paste_distractors must be a probability in [0, 1], got {self.paste_distractors}.")
+        from cosnet_tf.data.distractors import check_distractor_settings, DEFAULT_DISTRACTOR_SCALE
+
+        check_distractor_settings(self.paste_distractors, DEFAULT_DISTRACTOR_SCALE)
         self.image_size = tuple(int(v) for v in self.image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {self.image_size}.")
