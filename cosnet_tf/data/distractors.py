@@ -23,10 +23,15 @@ import tensorflow as tf
 DEFAULT_DISTRACTOR_SCALE = (0.3, 0.7)
 
 
-def check_distractor_settings(probability: float, scale: Sequence[float]) -> tuple[float, float]:
-    """Checks a paste probability and scale range; returns the range as floats."""
+def check_paste_probability(probability: float) -> float:
+    """Checks the probability that a frame gets a distractor; returns it as a float."""
     if not 0.0 <= float(probability) <= 1.0:
         raise ValueError(f"paste_distractors must be a probability in [0, 1], got {probability}")
+    return float(probability)
+
+
+def check_distractor_scale(scale: Sequence[float]) -> tuple[float, float]:
+    """Checks a `(low, high)` size range of pasted objects; returns it as floats."""
     try:
         low, high = (float(value) for value in scale)
     except (TypeError, ValueError):
@@ -68,7 +73,7 @@ def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DIS
     source_frame = tf.convert_to_tensor(source_frame, tf.float32)
     source_mask = tf.convert_to_tensor(source_mask, tf.float32)
     seed = tf.convert_to_tensor(seed)
-    low, high = check_distractor_settings(1.0, scale)
+    low, high = check_distractor_scale(scale)
     rows = tf.where(tf.reduce_any(source_mask[..., 0] > 0.5, axis=1))[:, 0]
     columns = tf.where(tf.reduce_any(source_mask[..., 0] > 0.5, axis=0))[:, 0]
 

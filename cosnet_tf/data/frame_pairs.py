@@ -50,7 +50,12 @@ import tensorflow as tf
 from cosnet_tf.data import _sampling
 from cosnet_tf.data.augmentation import DEFAULT_AUGMENTATION, AugmentationConfig
 from cosnet_tf.data.davis import DavisDataset, VideoSequence
-from cosnet_tf.data.distractors import DEFAULT_DISTRACTOR_SCALE, check_distractor_settings, paste_object
+from cosnet_tf.data.distractors import (
+    DEFAULT_DISTRACTOR_SCALE,
+    check_distractor_scale,
+    check_paste_probability,
+    paste_object,
+)
 
 def _frame_tables(sequences: Sequence[VideoSequence]):
     """Flat per-frame lookup tables: paths and the owning video's span."""
@@ -130,7 +135,8 @@ def make_frame_pair_dataset(
     sequences = list(videos.sequences if isinstance(videos, DavisDataset) else videos)
     frame_paths, mask_paths, video_starts, video_lengths = _frame_tables(sequences)
     num_frames = int(frame_paths.shape[0])
-    distractor_scale = check_distractor_settings(paste_distractors, distractor_scale)
+    paste_distractors = check_paste_probability(paste_distractors)
+    distractor_scale = check_distractor_scale(distractor_scale)
     if paste_distractors > 0 and len(sequences) < 2:
         raise ValueError("paste_distractors needs two videos or more: a distractor comes from another video")
 

@@ -28,7 +28,8 @@ def read_config_file(path):
 
 def _read_config_file(path, children):
     if not os.path.exists(path):
-        raise FileNotFoundError(f"Config file not found: {path}" + _based_on(children))
+        based_on = f" (the base of {children[-1]})" if children else ""
+        raise FileNotFoundError(f"Config file not found: {path}{based_on}")
     with open(path, "rb") as f:
         try:
             values = tomllib.load(f) if str(path).endswith(".toml") else json.load(f)
@@ -44,10 +45,6 @@ def _read_config_file(path, children):
     if os.path.realpath(base) in {os.path.realpath(p) for p in chain}:
         raise ValueError(f"{path}: base {base} is a file of its own chain ({' <- '.join(map(str, chain))}).")
     return merge_settings(_read_config_file(base, chain), values)
-
-
-def _based_on(children):
-    return f" (the base of {children[-1]})" if children else ""
 
 
 def merge_settings(base, values):
@@ -218,9 +215,9 @@ class TrainConfig:
             self.video_eval_refs = [int(n) for n in self.video_eval_refs]
             if any(n < 0 for n in self.video_eval_refs):
                 raise ValueError(f"video_eval_refs must be >= 0, got {self.video_eval_refs}.")
-        from cosnet_tf.data.distractors import check_distractor_settings, DEFAULT_DISTRACTOR_SCALE
+        from cosnet_tf.data.distractors import check_paste_probability
 
-        check_distractor_settings(self.paste_distractors, DEFAULT_DISTRACTOR_SCALE)
+        self.paste_distractors = check_paste_probability(self.paste_distractors)
         self.image_size = tuple(int(v) for v in self.image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {self.image_size}.")
