@@ -258,3 +258,33 @@ def test_no_match_slot_shrinks_the_summary_of_positions_that_recur_nowhere():
     assert VanillaCoAttention.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="cosine"):
         VanillaCoAttention(no_match=True)
+
+
+def test_recurrence_gate_scales_each_summary_by_how_well_its_position_recurs():
+    rng = np.random.default_rng(0)
+    v_b = rng.normal(0, 1, (1, 3, 3, 64)).astype("float32")
+    # Row 0 of a recurs in b; row 1 is new (random 64-d vectors are nearly orthogonal to b's).
+    v_a = np.concatenate([v_b[:, :1], rng.normal(0, 1, (1, 1, 3, 64)).astype("float32")], axis=1)
+    layer = VanillaCoAttention(cosine=True, initial_temperature=30.0, recurrence_gate=True,
+                               initial_recurrence_threshold=0.4, initial_recurrence_sharpness=20.0)
+    z_a, z_b = layer(v_a, v_b)
+    logits = np.asarray(layer.attention_logits(v_a, v_b))[0]  # 30 * cosine, [6, 9]
+    attention = np.exp(logits - logits.max(-1, keepdims=True))
+    attention /= attention.sum(-1, keepdims=True)
+    recurrence = (attention * logits / 30.0).sum(-1, keepdims=True)
+    expected = attention @ v_b.reshape(9, 64) / (1.0 + np.exp(-20.0 * (recurrence - 0.4)))
+    np.testing.assert_allclose(np.asarray(z_a)[0].reshape(6, 64), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.summarize_query(v_a, v_b), z_a, rtol=1e-5, atol=1e-6)
+    norms = np.linalg.norm(np.asarray(z_a), axis=-1)[0]
+    assert norms[1].max() < 0.1 * norms[0].min()  # the new row's summaries shrink
+    # Both branches are gated: b's positions that recur in a keep their summary.
+    assert np.linalg.norm(np.asarray(z_b)[0, 0], axis=-1).min() > 0.5 * norms[0].min()
+    names = {w.path.split("/")[-1] for w in layer.trainable_weights}
+    assert {"recurrence_threshold", "log_recurrence_sharpness"} <= names
+    config = layer.get_config()
+    assert config["recurrence_gate"] is True and config["initial_recurrence_threshold"] == 0.4
+    assert VanillaCoAttention.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="cosine"):
+        VanillaCoAttention(recurrence_gate=True)
+    with pytest.raises(ValueError, match="sharpness"):
+        VanillaCoAttention(cosine=True, recurrence_gate=True, initial_recurrence_sharpness=0.0)

@@ -58,10 +58,23 @@ class CoAttention(keras.layers.Layer):
             position that matches nothing still gets a summary as large as
             one that does.
         initial_match_threshold: starting similarity threshold of `no_match`.
+        recurrence_gate: scale each position's summary by
+            `sigmoid(sharpness * (r(i) - threshold))` (cosine only), where
+            `r(i) = sum_j S(i, j) cos(i, j)` is the similarity of position i to
+            the positions it attends to, and sharpness and threshold are
+            learned. A position that recurs in the other frame keeps its
+            summary; one that matches nothing well gets a small one. The
+            head of Eq. 10 reads the summary linearly, so it cannot compare
+            Z(i) with V(i) itself (docs/coattention.md, "Why the summary
+            carries so little signal"); this hands it that comparison. Not
+            in the paper.
+        initial_recurrence_threshold: starting threshold of `recurrence_gate`.
+        initial_recurrence_sharpness: starting sharpness of `recurrence_gate`.
     """
 
     def __init__(self, cosine=False, initial_temperature=10.0, no_match=False,
-                 initial_match_threshold=0.5, **kwargs):
+                 initial_match_threshold=0.5, recurrence_gate=False,
+                 initial_recurrence_threshold=0.3, initial_recurrence_sharpness=10.0, **kwargs):
         super().__init__(**kwargs)
         if initial_temperature <= 0:
             raise ValueError(f"`initial_temperature` must be > 0, got {initial_temperature}.")
@@ -72,6 +85,13 @@ class CoAttention(keras.layers.Layer):
         self.initial_match_threshold = float(initial_match_threshold)
         if self.no_match and not self.cosine:
             raise ValueError("`no_match` needs `cosine=True` (a threshold on a bounded similarity).")
+        self.recurrence_gate = bool(recurrence_gate)
+        self.initial_recurrence_threshold = float(initial_recurrence_threshold)
+        self.initial_recurrence_sharpness = float(initial_recurrence_sharpness)
+        if self.recurrence_gate and not self.cosine:
+            raise ValueError("`recurrence_gate` needs `cosine=True` (a threshold on a bounded similarity).")
+        if self.initial_recurrence_sharpness <= 0:
+            raise ValueError(f"`initial_recurrence_sharpness` must be > 0, got {initial_recurrence_sharpness}.")
 
     def _check_shapes(self, a_shape, b_shape):
         for name, shape in (("v_a", a_shape), ("v_b", b_shape)):
@@ -114,6 +134,18 @@ class CoAttention(keras.layers.Layer):
                 shape=(),
                 initializer=keras.initializers.Constant(self.initial_match_threshold),
             )
+        if self.recurrence_gate:
+            self.recurrence_threshold = self.add_weight(
+                name="recurrence_threshold",
+                shape=(),
+                initializer=keras.initializers.Constant(self.initial_recurrence_threshold),
+            )
+            # Learned in log space, as the temperature: positive, relative steps.
+            self.log_recurrence_sharpness = self.add_weight(
+                name="log_recurrence_sharpness",
+                shape=(),
+                initializer=keras.initializers.Constant(float(np.log(self.initial_recurrence_sharpness))),
+            )
         self.built = True
 
     @property
@@ -143,6 +175,17 @@ class CoAttention(keras.layers.Layer):
         null = ops.ones_like(logits[..., :1]) * (self.temperature * self.match_threshold)
         return ops.softmax(ops.concatenate([logits, null], axis=-1), axis=-1)[..., :-1]
 
+    def _summarize(self, logits, values):
+        """Eq. 7 for the rows of `logits`: the summary, scaled by `recurrence_gate` if on."""
+        attention = self._softmax(logits)
+        summary = ops.matmul(attention, values)
+        if not self.recurrence_gate:
+            return summary
+        # r(i): the attention-weighted cosine similarity; the logits are temperature * cosine.
+        recurrence = ops.sum(attention * logits, axis=-1, keepdims=True) / self.temperature
+        sharpness = ops.exp(self.log_recurrence_sharpness)
+        return summary * ops.sigmoid(sharpness * (recurrence - self.recurrence_threshold))
+
     def attention(self, v_a, v_b):
         """S^c of Eq. 6: [B, H_a*W_a, H_b*W_b]; each row a distribution over b's positions
         (summing to less than 1 with `no_match`: the rest is the "no match" share)."""
@@ -158,14 +201,16 @@ class CoAttention(keras.layers.Layer):
         flat_b = _flatten_positions(v_b)
         # Eq. 6-7: S^c normalises over b's positions for each position of a,
         # S^r over a's positions for each position of b.
-        z_a = ops.matmul(self._softmax(a), flat_b)
-        z_b = ops.matmul(self._softmax(ops.transpose(a, (0, 2, 1))), flat_a)
+        z_a = self._summarize(a, flat_b)
+        z_b = self._summarize(ops.transpose(a, (0, 2, 1)), flat_a)
         return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b))
 
     def summarize_query(self, v_a, v_b):
         """Only `Z_a` (Eq. 7) for query features `v_a` and reference `v_b`."""
         self._check_shapes(v_a.shape, v_b.shape)
-        z_a = ops.matmul(self.attention(v_a, v_b), _flatten_positions(v_b))
+        if not self.built:
+            self.build(v_a.shape, v_b.shape)
+        z_a = self._summarize(self.attention_logits(v_a, v_b), _flatten_positions(v_b))
         return ops.reshape(z_a, ops.shape(v_a))
 
     def compute_output_shape(self, v_a_shape, v_b_shape):
@@ -178,5 +223,8 @@ class CoAttention(keras.layers.Layer):
             initial_temperature=self.initial_temperature,
             no_match=self.no_match,
             initial_match_threshold=self.initial_match_threshold,
+            recurrence_gate=self.recurrence_gate,
+            initial_recurrence_threshold=self.initial_recurrence_threshold,
+            initial_recurrence_sharpness=self.initial_recurrence_sharpness,
         )
         return config

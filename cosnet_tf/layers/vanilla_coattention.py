@@ -21,7 +21,8 @@ class VanillaCoAttention(CoAttention):
             Glorot scale) starts it as a random bilinear form: the softmax
             then picks arbitrary positions and, with raw features, is too
             saturated for W to learn (docs/coattention.md).
-        **kwargs: `CoAttention` arguments (`cosine`, `initial_temperature`, `no_match`, ...).
+        **kwargs: `CoAttention` arguments (`cosine`, `initial_temperature`, `no_match`,
+            `recurrence_gate`, ...).
 
     Example:
 
