@@ -425,3 +425,30 @@ def test_initial_weights_start_the_run_from_a_saved_model(tmp_path):
         build_trainer(dataclasses.replace(config, initial_weights=path, model=narrow))
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         build_trainer(dataclasses.replace(config, initial_weights=str(tmp_path / "missing.keras")))
+
+
+def test_initial_weights_may_add_the_recurrence_gate(tmp_path):
+    """A model without the co-attention's recurrence gate starts one with it; the gate keeps its start."""
+    from cosnet_tf.training.run import build_trainer
+
+    model = dict(coattention="vanilla", coattention_config={"cosine": True}, backbone_config=TINY_BACKBONE)
+    config = TrainConfig(davis_root="x", model=model, image_size=(48, 64))
+    first = build_trainer(config)
+    for weight in first.weights:
+        weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype(weight.dtype))
+    path = str(tmp_path / "first.keras")
+    first.to_inference_model().save(path)
+    gated = dict(model, coattention_config={"cosine": True, "recurrence_gate": True})
+    second = build_trainer(dataclasses.replace(config, initial_weights=path, model=gated))
+    added = {id(second.coattention.recurrence_threshold), id(second.coattention.log_recurrence_sharpness)}
+    copied = [w for w in second.weights if id(w) not in added]
+    assert len(copied) == len(first.weights) == len(second.weights) - 2
+    for a, b in zip(first.weights, copied):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_allclose(second.coattention.recurrence_threshold.numpy(), 0.3)
+    np.testing.assert_allclose(np.exp(second.coattention.log_recurrence_sharpness.numpy()), 10.0, rtol=1e-6)
+    # The other way round (a gated source, an ungated run) is another network.
+    path = str(tmp_path / "gated.keras")
+    second.to_inference_model().save(path)
+    with pytest.raises(ValueError, match="another network.*weights there"):
+        build_trainer(dataclasses.replace(config, initial_weights=path))

@@ -93,7 +93,13 @@ def build_trainer(config):
 
 
 def load_initial_weights(trainer, path):
-    """Copies the weights of the `.keras` COSNet at `path` into `trainer` (same network required)."""
+    """Copies the weights of the `.keras` COSNet at `path` into `trainer` (same network required).
+
+    One difference is allowed: `trainer` may add the co-attention's recurrence
+    gate (`coattention_config = {recurrence_gate = true}`) to a source without
+    it. Its two weights then keep their initialisation, so a trained model can
+    be fine-tuned with the gate.
+    """
     from cosnet_tf.models.cosnet import COSNet
 
     if not os.path.isfile(path):
@@ -112,10 +118,24 @@ def load_initial_weights(trainer, path):
                 f"initial_weights: {path} is another network than [model] describes ({key} "
                 f"{theirs[key]!r} there, {ours[key]!r} here)"
             )
-    try:
-        trainer.set_weights(source.get_weights())  # Keras checks the count and every shape
-    except ValueError as error:
-        raise ValueError(f"initial_weights: {path} is another network than [model] describes ({error})") from error
+    targets = trainer.weights
+    if _has_recurrence_gate(trainer) and not _has_recurrence_gate(source):
+        added = {id(trainer.coattention.recurrence_threshold), id(trainer.coattention.log_recurrence_sharpness)}
+        targets = [weight for weight in targets if id(weight) not in added]
+    values = source.get_weights()
+    if len(values) != len(targets):
+        raise ValueError(f"initial_weights: {path} is another network than [model] describes "
+                         f"({len(values)} weights there, {len(targets)} here)")
+    for weight, value in zip(targets, values):
+        if tuple(weight.shape) != value.shape:
+            raise ValueError(f"initial_weights: {path} is another network than [model] describes "
+                             f"(weight {weight.path}: shape {value.shape} there, {tuple(weight.shape)} here)")
+    for weight, value in zip(targets, values):
+        weight.assign(value)
+
+
+def _has_recurrence_gate(model):
+    return model.coattention is not None and getattr(model.coattention, "recurrence_gate", False)
 
 
 def weights_fingerprint(model):
