@@ -440,7 +440,8 @@ def test_initial_weights_may_add_the_recurrence_gate(tmp_path):
     first.to_inference_model().save(path)
     gated = dict(model, coattention_config={"cosine": True, "recurrence_gate": True})
     second = build_trainer(dataclasses.replace(config, initial_weights=path, model=gated))
-    added = {id(second.coattention.recurrence_threshold), id(second.coattention.log_recurrence_sharpness)}
+    added = {id(w) for w in second.coattention.recurrence_gate_weights}
+    assert len(added) == 2
     copied = [w for w in second.weights if id(w) not in added]
     assert len(copied) == len(first.weights) == len(second.weights) - 2
     for a, b in zip(first.weights, copied):

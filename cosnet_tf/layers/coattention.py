@@ -153,6 +153,11 @@ class CoAttention(keras.layers.Layer):
         """The learned scale of the cosine affinity (None without `cosine`)."""
         return ops.exp(self.log_temperature) if self.cosine else None
 
+    @property
+    def recurrence_gate_weights(self):
+        """The recurrence gate's weights: (threshold, log sharpness), or () without the gate."""
+        return (self.recurrence_threshold, self.log_recurrence_sharpness) if self.recurrence_gate else ()
+
     def build_weights(self, channels):
         """Creates the variant's weights for `channels`-dimensional features."""
 

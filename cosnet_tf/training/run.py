@@ -119,8 +119,8 @@ def load_initial_weights(trainer, path):
                 f"{theirs[key]!r} there, {ours[key]!r} here)"
             )
     targets = trainer.weights
-    if _has_recurrence_gate(trainer) and not _has_recurrence_gate(source):
-        added = {id(trainer.coattention.recurrence_threshold), id(trainer.coattention.log_recurrence_sharpness)}
+    if not _recurrence_gate_weights(source):  # a gate only ours has keeps its start
+        added = {id(weight) for weight in _recurrence_gate_weights(trainer)}
         targets = [weight for weight in targets if id(weight) not in added]
     values = source.get_weights()
     if len(values) != len(targets):
@@ -134,8 +134,8 @@ def load_initial_weights(trainer, path):
         weight.assign(value)
 
 
-def _has_recurrence_gate(model):
-    return model.coattention is not None and getattr(model.coattention, "recurrence_gate", False)
+def _recurrence_gate_weights(model):
+    return () if model.coattention is None else model.coattention.recurrence_gate_weights
 
 
 def weights_fingerprint(model):
