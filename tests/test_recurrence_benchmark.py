@@ -76,3 +76,38 @@ def test_deterministic_for_a_seed(tmp_path):
 def test_rejects_frames_without_distractors():
     with pytest.raises(ValueError, match="distractors_per_frame"):
         RecurrenceVideoGenerator(2, 4, (48, 48), distractors_per_frame=(0, 2))
+
+
+def test_no_one_frame_rule_picks_the_primary_object():
+    """Position and size say nothing about which object is primary.
+
+    The first version of the benchmark kept the draw farthest from the primary
+    object for each distractor and painted the primary object last: "the most
+    central object" then picked it in 78% of frames (chance 42%), and a
+    coattention=None model learned that cue. Each rule below must stay within
+    0.1 of picking an object at random.
+    """
+    generator = RecurrenceVideoGenerator(num_sequences=40, num_frames=8, image_size=(96, 96), seed=3)
+    rng = np.random.default_rng(0)
+    picks = {"most central": [], "farthest from the others": [], "largest": [], "smallest": []}
+    chance = []
+    centre = (np.array(generator.image_size) - 1) / 2.0
+    for index in range(generator.num_sequences):
+        sequence = generator.render_sequence(index)
+        for t in range(generator.num_frames):
+            objects = [sequence.masks[t]] + [m for m in sequence.distractor_masks[t] if m.any()]
+            centroids = np.array([np.argwhere(m).mean(axis=0) for m in objects])
+            areas = np.array([m.sum() for m in objects], float)
+            separation = np.array([
+                min(np.linalg.norm(c - o) for k2, o in enumerate(centroids) if k2 != k)
+                for k, c in enumerate(centroids)
+            ])
+            # Ties (two objects are each other's nearest) are broken at random.
+            for name, score in (("most central", -np.linalg.norm(centroids - centre, axis=1)),
+                                ("farthest from the others", separation),
+                                ("largest", areas), ("smallest", -areas)):
+                best = np.flatnonzero(score == score.max())
+                picks[name].append(rng.choice(best) == 0)
+            chance.append(1.0 / len(objects))
+    for name, hits in picks.items():
+        assert abs(np.mean(hits) - np.mean(chance)) < 0.1, (name, np.mean(hits), np.mean(chance))
