@@ -108,3 +108,34 @@ def test_backbone_config_round_trip():
     clone = ResNetDeepLabV3Backbone.from_config(backbone.get_config())
     assert clone.get_config() == backbone.get_config()
     assert clone.count_params() == backbone.count_params()
+
+
+def test_backbone_weights_from_a_saved_cosnet(tmp_path):
+    """A saved COSNet's backbone starts another model's, also at another output stride."""
+    from tests.conftest import tiny_backbone, tiny_cosnet
+
+    source = tiny_cosnet()
+    frames = random_frames(2, 64, 64)
+    source({"frame_a": frames[:1], "frame_b": frames[1:]})
+    for layer in source.backbone.layers:  # weights unlike a fresh backbone's, batch norm included
+        layer.set_weights([w + np.float32(0.5) for w in layer.get_weights()])
+    saved = tmp_path / "trained.keras"
+    source.save(saved)
+    target = tiny_backbone(output_stride=8)
+    report = load_weights_by_name(target, str(saved))
+    assert not report["missing"] and report["loaded"]
+    for name in report["loaded"]:
+        for got, want in zip(target.get_layer(name).get_weights(), source.backbone.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+
+    not_a_cosnet = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(not_a_cosnet)
+    with pytest.raises(ValueError, match="plain.keras.*not a COSNet"):
+        load_weights_by_name(target, str(not_a_cosnet))
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="corrupt.keras"):
+        load_weights_by_name(target, str(corrupt))
+    wider = MobileNetV2DeepLabV3Backbone(alpha=1.0, output_stride=16, aspp_filters=16, output_filters=16)
+    with pytest.raises(ValueError, match="expects"):
+        load_weights_by_name(wider, str(saved))

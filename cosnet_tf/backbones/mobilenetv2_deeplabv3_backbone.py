@@ -85,6 +85,17 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         output_stride: 8 or 16.
         aspp_filters, aspp_rates, aspp_image_pooling, output_filters: ASPP
             configuration (`apply_aspp`).
+        mid_level_block: None (the default: DeepLabv3's embedding, the
+            paper's), or the index i of a block on the output grid whose
+            output (`block_{i}_add`) is concatenated to the ASPP output,
+            so the embedding has `output_filters` + that block's channels
+            (96 for block 12 at alpha 1.0). Why: the co-attention finds what
+            recurs by comparing looks, and the ASPP output has lost most of
+            the look. On the recurrence benchmark, the position of a frame
+            whose features best match another frame's (cosine) is on the
+            primary object for 75% of frames with block 12's features, 51%
+            with the ASPP output's (chance 41%; docs/coattention.md, "The
+            co-attention compares features that have lost the look").
 
     Example:
 
@@ -102,10 +113,15 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         aspp_rates=(),
         aspp_image_pooling=True,
         output_filters=256,
+        mid_level_block=None,
         **kwargs,
     ):
         if output_stride not in (8, 16, 32):
             raise ValueError(f"`output_stride` must be 8, 16 or 32, got {output_stride}.")
+        if mid_level_block is not None and not 1 <= int(mid_level_block) < len(MOBILENETV2_BLOCKS):
+            raise ValueError(
+                f"`mid_level_block` must be a block index in [1, {len(MOBILENETV2_BLOCKS) - 1}], got {mid_level_block}."
+            )
         images = keras.Input(shape=(None, None, 3), name="images")
         x = ImagePreprocessing("symmetric", name="preprocessing")(images)
         x = layers.Conv2D(
@@ -121,6 +137,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         x = layers.ReLU(6.0, name="Conv1_relu")(_bn(x, "bn_Conv1"))
 
         current_stride, dilation = 2, 1
+        block_strides, mid_level = [], None
         for index, (expansion, filters, stride) in enumerate(MOBILENETV2_BLOCKS):
             block_dilation = dilation
             if stride > 1 and current_stride >= output_stride:
@@ -130,6 +147,15 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
             prefix = "expanded_conv_" if index == 0 else f"block_{index}_"
             x = _inverted_residual(
                 x, expansion, _make_divisible(filters * alpha), stride, block_dilation, prefix
+            )
+            block_strides.append(current_stride)
+            if mid_level_block is not None and index == int(mid_level_block):
+                mid_level = x
+        if mid_level is not None and block_strides[int(mid_level_block)] != current_stride:
+            on_grid = [i for i, s in enumerate(block_strides) if s == current_stride and i > 0]
+            raise ValueError(
+                f"`mid_level_block` {mid_level_block} runs at stride {block_strides[int(mid_level_block)]}, not "
+                f"on the output grid (stride {current_stride}): pick one of blocks {on_grid[0]}-{on_grid[-1]}."
             )
         features = apply_aspp(
             x,
@@ -144,6 +170,8 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
             batch_norm_epsilon=1e-5,
             batch_norm_momentum=0.9997,
         )
+        if mid_level is not None:
+            features = layers.Concatenate(name="mid_level_concat")([features, mid_level])
         super().__init__(inputs=images, outputs=features, **kwargs)
         self.alpha = alpha
         self.output_stride = output_stride
@@ -151,6 +179,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         self.aspp_rates = tuple(aspp_rates)
         self.aspp_image_pooling = aspp_image_pooling
         self.output_filters = output_filters
+        self.mid_level_block = None if mid_level_block is None else int(mid_level_block)
 
     def get_config(self):
         return {
@@ -162,6 +191,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
             "aspp_rates": list(self.aspp_rates),
             "aspp_image_pooling": self.aspp_image_pooling,
             "output_filters": self.output_filters,
+            "mid_level_block": self.mid_level_block,
         }
 
     @classmethod

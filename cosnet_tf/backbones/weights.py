@@ -1,4 +1,4 @@
-"""Loading Keras HDF5 weight files by layer name, with errors that name what does not fit."""
+"""Loading weights by layer name (Keras HDF5 files, saved COSNets), with errors that name what does not fit."""
 import os
 
 import h5py
@@ -28,6 +28,35 @@ def _read_layer(group):
     return [np.asarray(group[n]) for n in names or _dataset_names(group)]
 
 
+def _saved_backbone_layers(path):
+    """{layer name: weights} of the backbone of the saved COSNet `.keras` file at `path`."""
+    import cosnet_tf  # noqa: F401  (registers the classes the file names)
+
+    try:
+        source = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # a zip Keras cannot read, or not a COSNet: one message naming the file
+        raise ValueError(f"Cannot read the saved model {path}: {error}") from error
+    backbone = getattr(source, "backbone", None)
+    if backbone is None:
+        raise ValueError(f"{path} is a saved {type(source).__name__}, not a COSNet: it has no backbone")
+    return {layer.name: layer.get_weights() for layer in backbone.layers if layer.weights}
+
+
+def _file_layers(path):
+    """{layer name: weights} of a Keras HDF5 weights file, or of a saved COSNet's backbone."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Weights file not found: {path}")
+    if str(path).endswith(".keras"):
+        return _saved_backbone_layers(path)
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"Cannot read weights file {path}: {error}") from error
+    with h5:
+        # Groups of weightless layers (ReLU, Add) hold no datasets: left out.
+        return {name: _read_layer(group) for name, group in _layer_groups(h5).items() if _dataset_names(group)}
+
+
 def load_weights_by_name(model, path, *, require=None, allow_missing=()):
     """Copies weights from a Keras HDF5 file into the layers of `model` with the same name.
 
@@ -39,7 +68,10 @@ def load_weights_by_name(model, path, *, require=None, allow_missing=()):
 
     Args:
         model: a built Keras model.
-        path: the `.h5` file (keras.applications layout or legacy by-name).
+        path: the `.h5` file (keras.applications layout or legacy by-name),
+            or a saved COSNet (`.keras`), whose backbone's layers are read: a
+            trained model's backbone, e.g. the shipped model's, at any output
+            stride (dilation changes no weight's shape).
         require: layer-name prefixes that must all be found in the file;
             `None` requires every weighted layer of `model` except those
             matching `allow_missing`.
@@ -48,35 +80,25 @@ def load_weights_by_name(model, path, *, require=None, allow_missing=()):
     Returns:
         `{"loaded": [...], "missing": [...], "unused": [...]}` layer names.
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Weights file not found: {path}")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as error:
-        raise ValueError(f"Cannot read weights file {path}: {error}") from error
+    layers = _file_layers(path)
     loaded, missing = [], []
-    with h5:
-        groups = _layer_groups(h5)
-        used = set()
-        for layer in model.layers:
-            if not layer.weights:
-                continue
-            values = _read_layer(groups[layer.name]) if layer.name in groups else []
-            if not values:
-                missing.append(layer.name)
-                continue
-            expected = [tuple(w.shape) for w in layer.weights]
-            got = [v.shape for v in values]
-            if expected != got:
-                raise ValueError(
-                    f"{path}: layer {layer.name!r} has weights of shapes {got}, but the "
-                    f"model's layer expects {expected}."
-                )
-            layer.set_weights(values)
-            loaded.append(layer.name)
-            used.add(layer.name)
-        # Groups of weightless layers (ReLU, Add) hold no datasets and are not "unused".
-        unused = sorted(n for n, g in groups.items() if n not in used and _dataset_names(g))
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        values = layers.get(layer.name, [])
+        if not values:
+            missing.append(layer.name)
+            continue
+        expected = [tuple(w.shape) for w in layer.weights]
+        got = [tuple(v.shape) for v in values]
+        if expected != got:
+            raise ValueError(
+                f"{path}: layer {layer.name!r} has weights of shapes {got}, but the "
+                f"model's layer expects {expected}."
+            )
+        layer.set_weights(values)
+        loaded.append(layer.name)
+    unused = sorted(set(layers) - set(loaded))
     if require is None:
         bad = [n for n in missing if not n.startswith(tuple(allow_missing))]
     else:
