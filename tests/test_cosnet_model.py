@@ -153,6 +153,18 @@ def test_keras_round_trip_presets(preset, variant, tmp_path):
     _assert_round_trip(model, tmp_path / "model.keras", random_frames(2, 40, 56, 5))
 
 
+def test_keras_round_trip_with_mid_level_features_and_recurrence_gate(tmp_path):
+    model = COSNet.from_preset(
+        "mobilenetv2", coattention="vanilla", coattention_config={"cosine": True, "recurrence_gate": True},
+        backbone_config={"alpha": 0.35, "output_stride": 8, "mid_level_block": 12,
+                         "aspp_filters": 16, "output_filters": 16},
+        head_filters=16,
+    )
+    assert model.feature_channels == 16 + 32  # the ASPP output and block 12's 32 channels (alpha 0.35)
+    restored = _assert_round_trip(model, tmp_path / "model.keras", random_frames(2, 40, 56, 5))
+    assert restored.backbone.mid_level_block == 12
+
+
 # The other variants' round trips are in the slow step: about 25 s each on 2 cores, and the
 # resnet50 round trips above cover every variant in the default suite.
 @pytest.mark.parametrize("variant", ["vanilla", pytest.param("symmetric", marks=pytest.mark.slow),
