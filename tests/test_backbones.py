@@ -139,3 +139,27 @@ def test_backbone_weights_from_a_saved_cosnet(tmp_path):
     wider = MobileNetV2DeepLabV3Backbone(alpha=1.0, output_stride=16, aspp_filters=16, output_filters=16)
     with pytest.raises(ValueError, match="expects"):
         load_weights_by_name(wider, str(saved))
+
+
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_mid_level_block_is_concatenated_on_the_output_grid(output_stride):
+    plain = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=output_stride, aspp_filters=8, output_filters=8)
+    backbone = MobileNetV2DeepLabV3Backbone(
+        alpha=0.35, output_stride=output_stride, aspp_filters=8, output_filters=8, mid_level_block=12
+    )
+    frames = random_frames(1, 70, 90, 4)
+    features = backbone(frames)
+    channels = backbone.get_layer("block_12_add").output.shape[-1]  # 32 at alpha 0.35
+    assert tuple(features.shape) == tuple(plain(frames).shape[:3]) + (8 + channels,)
+    block = keras.Model(backbone.input, backbone.get_layer("block_12_add").output)(frames)
+    np.testing.assert_array_equal(np.asarray(features[..., 8:]), np.asarray(block))
+    clone = MobileNetV2DeepLabV3Backbone.from_config(backbone.get_config())
+    assert clone.get_config() == backbone.get_config() and clone.mid_level_block == 12
+    assert plain.get_config()["mid_level_block"] is None
+
+
+def test_mid_level_block_must_be_on_the_output_grid():
+    with pytest.raises(ValueError, match="mid_level_block.*stride 8.*blocks 6-16"):
+        MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, mid_level_block=4)
+    with pytest.raises(ValueError, match="mid_level_block"):
+        MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, mid_level_block=17)

@@ -224,11 +224,10 @@ class RecurrenceVideoGenerator(SyntheticVideoGenerator):
         frame's edges whenever the primary object sat near the centre: "the
         most central object" then picked the primary in 78% of frames
         against 42% by chance, a one-frame cue a `coattention=None` model
-        learned (docs/coattention.md, "A one-frame cue in the benchmark").
+        learned (docs/coattention.md, "The benchmark had a one-frame cue").
         """
         height, width = self.image_size
         axis_a = self._size(rng)
-        blob = None
         for _ in range(24):
             # The primary object's position distribution (see _primary_blobs): a
             # centre in [0.3, 0.7] plus a swing of up to 0.18, so position is no cue.
