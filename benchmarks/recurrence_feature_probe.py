@@ -13,7 +13,7 @@ over each frame's positions, unit length, no training). Printed per layer:
     python benchmarks/recurrence_feature_probe.py [--weights W.h5 | M.keras] [--layers ...]
 
 The default is the DeepLabv3 PASCAL MobileNetV2 at output stride 8 on the 20 held-out videos of
-the 128x128 benchmark of `training/configs/recurrence_gated_stage1.toml` (about a minute on
+the 128x128 benchmark of `training/configs/recurrence.toml` (about a minute on
 one CPU core).
 """
 import argparse
@@ -84,7 +84,7 @@ def main():
     args = parser.parse_args()
     if not os.path.exists(args.weights):
         sys.exit(f"weights not found: {args.weights} (pass --weights)")
-    # The benchmark of recurrence_gated_stage1.toml; its last 20 videos are the held-out ones.
+    # The benchmark of recurrence.toml; its last 20 videos are the held-out ones.
     generator = RecurrenceVideoGenerator(220, 8, tuple(args.size), seed=0, num_val_sequences=20)
     scores = probe(args.weights, args.layers, generator, range(200, 220))
     print(f"{args.weights}, {len(range(200, 220))} held-out videos at {args.size[0]}x{args.size[1]}")
