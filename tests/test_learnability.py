@@ -2,7 +2,7 @@
 
 The target of issue 10: on a tiny recurrence benchmark, held-out J with references (N >= 1)
 beats the same model at N = 0 by at least 0.15. The recipe is the one that learns it
-(docs/coattention.md, "The co-attention compares features that have lost the look"): the
+(docs/coattention.md, "The co-attention compared features that had lost the look"): the
 co-attention's recurrence gate, on the PASCAL backbone's fixed features with block 12's
 output beside the ASPP output (`mid_level_block = 12`), with AdamW.
 

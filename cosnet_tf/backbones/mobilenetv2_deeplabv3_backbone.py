@@ -95,7 +95,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
             whose features best match another frame's (cosine) is on the
             primary object for 75% of frames with block 12's features, 51%
             with the ASPP output's (chance 41%; docs/coattention.md, "The
-            co-attention compares features that have lost the look").
+            co-attention compared features that had lost the look").
 
     Example:
 

@@ -58,7 +58,7 @@ def _file_layers(path):
 
 
 def load_weights_by_name(model, path, *, require=None, allow_missing=()):
-    """Copies weights from a Keras HDF5 file into the layers of `model` with the same name.
+    """Copies weights from a Keras HDF5 file (or a saved COSNet) into the layers of `model` with the same name.
 
     Layers of the file that `model` lacks are ignored (a no-top MobileNetV2 has
     `Conv_1`, a DeepLab file has `logits_conv`); layers of `model` that the
