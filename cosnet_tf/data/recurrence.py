@@ -295,15 +295,14 @@ class RecurrenceVideoGenerator(SyntheticVideoGenerator):
                 looks.append(look)
             # Objects are painted in a random depth order, so that "the object
             # in front" is no cue either; each mask is what stays visible.
-            masks[t] = False
-            for k in rng.permutation(len(occupied)):
-                inside = self._paint_look(image, occupied[k], ([primary_look] + looks)[k], grid_y, grid_x)
-                masks[t] &= ~inside
-                distractor_masks[t] &= ~inside
-                if k == 0:
-                    masks[t] = inside
-                else:
-                    distractor_masks[t, k - 1] = inside
+            objects = list(zip(occupied, [primary_look] + looks))
+            visible = np.zeros((len(objects), height, width), bool)
+            for k in rng.permutation(len(objects)):
+                inside = self._paint_look(image, *objects[k], grid_y, grid_x)
+                visible &= ~inside
+                visible[k] = inside
+            masks[t] = visible[0]
+            distractor_masks[t, :len(looks)] = visible[1:]
             image += rng.normal(0.0, noise_level, size=image.shape).astype(np.float32)
             frames[t] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
             distractor_looks.append(looks)
