@@ -30,15 +30,9 @@ def _read_layer(group):
 
 def _saved_backbone_layers(path):
     """{layer name: weights} of the backbone of the saved COSNet `.keras` file at `path`."""
-    import cosnet_tf  # noqa: F401  (registers the classes the file names)
+    from cosnet_tf.models.cosnet import read_saved_cosnet  # (here: cosnet_tf.models imports this module)
 
-    try:
-        source = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # a zip Keras cannot read, or not a COSNet: one message naming the file
-        raise ValueError(f"Cannot read the saved model {path}: {error}") from error
-    backbone = getattr(source, "backbone", None)
-    if backbone is None:
-        raise ValueError(f"{path} is a saved {type(source).__name__}, not a COSNet: it has no backbone")
+    backbone = read_saved_cosnet(path).backbone
     return {layer.name: layer.get_weights() for layer in backbone.layers if layer.weights}
 
 

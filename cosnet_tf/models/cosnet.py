@@ -37,6 +37,24 @@ def _zero_summary_inputs(head, channels):
     kernel.assign(kernel * mask)
 
 
+def read_saved_cosnet(path):
+    """The COSNet saved at `path` (`.keras`, not compiled), with errors that name the file.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: a file Keras cannot read, or a saved model that is not a COSNet.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # a zip Keras cannot read, an unknown class, ...: one message naming the file
+        raise ValueError(f"{path} is not a readable .keras model ({error})") from error
+    if not isinstance(model, COSNet):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a COSNet")
+    return model
+
+
 @keras.saving.register_keras_serializable(package="cosnet_tf")
 class COSNet(keras.Model):
     """The co-attention Siamese network for unsupervised video object segmentation.

@@ -100,16 +100,12 @@ def load_initial_weights(trainer, path):
     it. Its two weights then keep their initialisation, so a trained model can
     be fine-tuned with the gate.
     """
-    from cosnet_tf.models.cosnet import COSNet
+    from cosnet_tf.models.cosnet import COSNet, read_saved_cosnet
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"initial_weights: no such file: {path}")
     try:
-        source = keras.saving.load_model(path, compile=False)
-    except Exception as error:
-        raise ValueError(f"initial_weights: {path} is not a readable .keras model ({error})") from error
-    if not isinstance(source, COSNet):
-        raise ValueError(f"initial_weights: {path} holds a {type(source).__name__}, not a COSNet")
+        source = read_saved_cosnet(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise type(error)(f"initial_weights: {error}") from error
     # Weights are copied in order, so the two networks must be built alike, not only shaped alike.
     ours, theirs = COSNet.get_config(trainer), source.get_config()
     for key in ("coattention", "gate_bias", "head_filters", "head_depth"):
