@@ -1,10 +1,10 @@
 """Can co-attention learn what only recurrence tells? A small training run on the recurrence benchmark.
 
 The target of issue 10: on a tiny recurrence benchmark, held-out J with references (N >= 1)
-beats the same model at N = 0 by at least 0.15. The recipe is the one that learns it
-(docs/coattention.md, "The co-attention compared features that had lost the look"): the
-co-attention's recurrence gate, on the PASCAL backbone's fixed features with block 12's
-output beside the ASPP output (`mid_level_block = 12`), with AdamW.
+beats the same model at N = 0 by at least 0.15. The recipe is the library's
+"coattention_frozen" (cosnet_tf.training.recipes; docs/coattention.md, "The co-attention compared
+features that had lost the look"): the co-attention's recurrence gate, on the PASCAL backbone's
+fixed features with block 12's output beside the ASPP output (`mid_level_block = 12`), with AdamW.
 
 Checked once by hand that the test can fail (numbers in docs/coattention.md): measured
 gain +0.270; without `mid_level_block` +0.033; the same model with references drawn from
@@ -15,26 +15,25 @@ import pytest
 from tests.conftest import shared_path
 
 
-def _train_and_score(tmp_path, coattention_config, seed=0):
+def _train_and_score(tmp_path, seed=0):
     from cosnet_tf.training.run import train
     from cosnet_tf.training.run_config import TrainConfig
 
-    config = TrainConfig(
+    config = TrainConfig.from_dict(dict(
+        recipe="coattention_frozen",  # cosnet_tf.training.recipes, as `cosnet demo` and recurrence.toml
         run_dir=str(tmp_path / "run"), davis_root=str(tmp_path / "data"),
-        model=dict(preset="mobilenetv2", coattention="vanilla", coattention_config=coattention_config,
+        model=dict(preset="mobilenetv2", coattention="vanilla",
                    backbone_weights=str(shared_path("weights", "deeplabv3_mobilenetv2_1.0_pascal_byname.h5")),
-                   backbone_config={"output_stride": 8, "mid_level_block": 12}),
-        image_size=(96, 96), batch_size=8, steps=300, checkpoint_every=150, val_batches=2,
-        optimizer="adamw", learning_rate=1e-3, head_lr_multiplier=1.0, weight_decay=1e-4,
-        freeze_backbone=True, summary_dropout=0.2, class_balance=0.0,
+                   backbone_config={"output_stride": 8}),
+        image_size=(96, 96), steps=300, checkpoint_every=150, val_batches=2,
         video_eval_refs=[0, 1, 5], seed=seed, verbose=0,
         benchmark={"generator": "recurrence", "num_sequences": 64, "num_val_sequences": 8,
                    "num_frames": 6, "image_size": [96, 96], "seed": seed},
-    )
+    ))
     return train(config)["video_J"]
 
 
 @pytest.mark.slow
 def test_references_beat_a_single_frame_on_the_recurrence_benchmark(tmp_path):
-    scores = _train_and_score(tmp_path, {"cosine": True, "recurrence_gate": True})
+    scores = _train_and_score(tmp_path)
     assert max(scores["J_N1"], scores["J_N5"]) - scores["J_N0"] >= 0.15, scores

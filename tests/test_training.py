@@ -206,6 +206,35 @@ def test_config_file_starts_from_its_base(tmp_path):
         TrainConfig.from_file(stage2)
 
 
+def test_config_starts_from_a_named_recipe(tmp_path):
+    from cosnet_tf.training.recipes import TRAINING_RECIPES
+
+    stage1 = tmp_path / "stage1.toml"
+    stage1.write_text('recipe = "coattention_frozen"\ndavis_root = "x"\nbatch_size = 6\n'
+                      '[model]\nbackbone_config = { output_stride = 16 }\n')
+    config = TrainConfig.from_file(stage1)
+    # The recipe's settings, under the file's own (tables merged key by key).
+    assert (config.freeze_backbone, config.learning_rate, config.optimizer) == (True, 1e-3, "adamw")
+    assert config.batch_size == 6
+    assert config.model["backbone_config"] == {"mid_level_block": 12, "output_stride": 16}
+    assert config.model["coattention_config"] == {"cosine": True, "recurrence_gate": True}
+    # A stage-2 file names its own recipe over its base's; the recipe's base recipe lies under it.
+    stage2 = tmp_path / "stage2.toml"
+    stage2.write_text('base = "stage1.toml"\nrecipe = "coattention_finetune"\n')
+    config = TrainConfig.from_file(stage2)
+    assert (config.freeze_backbone, config.learning_rate, config.batch_size) == (False, 1e-4, 6)
+    assert config.summary_dropout == 0.2 and config.model["backbone_config"]["mid_level_block"] == 12
+    # No co-attention drops the recipe's variant settings; the recipes themselves are not changed.
+    config = TrainConfig.from_dict({"recipe": "coattention_frozen", "davis_root": "x",
+                                    "model": {"coattention": "none"}})
+    assert config.coattention is None and "coattention_config" not in config.model
+    assert "output_stride" not in TRAINING_RECIPES["coattention_frozen"]["settings"]["model"]["backbone_config"]
+    with pytest.raises(ValueError, match=r"bad\.toml: unknown recipe 'frozen'; known: \['coattention_finetune'"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text('recipe = "frozen"\ndavis_root = "x"\n')
+        TrainConfig.from_file(bad)
+
+
 def _train_command(config_path):
     return [sys.executable, "-m", "cosnet_tf.cli.main", "train", "--config", str(config_path), "--verbose", "2"]
 

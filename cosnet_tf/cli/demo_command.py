@@ -19,11 +19,11 @@ import os
 import time
 
 # The shipped model's MobileNetV2 DeepLabv3 backbone (a file of the repository, so a fresh
-# checkout has it), at output stride 8 (a 12x12 map at 96x96), with block 12's output beside
-# the ASPP output: the co-attention compares looks, which the ASPP output has mostly lost
-# (docs/coattention.md). Trained from scratch instead, the demo's models learned nothing in a
-# few minutes (J 0.000).
-_DEMO_BACKBONE = {"output_stride": 8, "mid_level_block": 12}
+# checkout has it), at output stride 8 (a 12x12 map at 96x96); the recipe puts block 12's output
+# beside the ASPP output, since the co-attention compares looks, which the ASPP output has mostly
+# lost (docs/coattention.md). Trained from scratch instead, the demo's models learned nothing in
+# a few minutes (J 0.000).
+_DEMO_OUTPUT_STRIDE = 8
 
 
 def add_demo_parser(sub):
@@ -52,32 +52,25 @@ def _train_config(args, data_root, name, coattention):
     from cosnet_tf.training.run_config import TrainConfig
 
     steps = max(10, args.steps // 10 * 10)
-    return TrainConfig(
+    # The library's stage-1 recipe (cosnet_tf.training.recipes), as in tests/test_learnability.py.
+    return TrainConfig.from_dict(dict(
+        recipe="coattention_frozen",
         run_dir=os.path.join(args.workdir, name),
         davis_root=data_root,
         model=dict(
             preset="mobilenetv2",
             coattention=coattention,
-            coattention_config={"cosine": True, "recurrence_gate": True} if coattention else {},
             backbone_weights=args.backbone_weights or shipped_model_path(),
-            backbone_config=_DEMO_BACKBONE,
+            backbone_config={"output_stride": _DEMO_OUTPUT_STRIDE},
         ),
         image_size=tuple(args.size),
-        # The recipe of tests/test_learnability.py (docs/coattention.md, "The recurrence gate").
-        batch_size=8,
         steps=steps,
         checkpoint_every=steps // 2,
         val_batches=2,
-        optimizer="adamw",
-        learning_rate=1e-3,
-        head_lr_multiplier=1.0,
-        weight_decay=1e-4,
-        freeze_backbone=True,
-        class_balance=0.0,
         summary_dropout=0.2 if coattention else 0.0,  # also train the N = 0 mode the demo compares with
         seed=args.seed,
         verbose=2,
-    )
+    ), where="cosnet demo")
 
 
 def side_by_side(columns, labels, path):

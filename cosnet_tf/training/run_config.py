@@ -262,9 +262,16 @@ class TrainConfig:
         """A config from settings as read from a file (older flat model keys included).
 
         `overrides` win over `values`; a `model` override is merged key by key
-        into the [model] section.
+        into the [model] section. `recipe = "NAME"` starts from a named recipe's
+        settings (`cosnet_tf.training.recipes`), under everything given here.
         """
+        values = dict(values)
+        recipe = values.pop("recipe", None)
         values = with_model_section(values, where)
+        if recipe is not None:
+            from cosnet_tf.training.recipes import recipe_settings
+
+            values = merge_settings(recipe_settings(recipe, where), values)
         model_overrides = overrides.pop("model", None) or {}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
