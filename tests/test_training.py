@@ -325,7 +325,7 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
     assert (root / "ImageSets" / "480p" / "train.txt").stat().st_mtime_ns == stamp
 
 
-def test_class_balance_and_none_reach_the_trainer(tmp_path):
+def test_loss_settings_and_none_reach_the_trainer(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     config = TrainConfig(davis_root="x", model=dict(coattention="none", backbone_config=TINY_BACKBONE),
@@ -333,6 +333,21 @@ def test_class_balance_and_none_reach_the_trainer(tmp_path):
     trainer = build_trainer(config)
     assert trainer.coattention is None and trainer.pixel_loss.balance == 0.25
     assert trainer.get_config()["class_balance"] == 0.25
+    # The Dice term: Eq. 11 plus dice_weight times the mean per-frame Dice loss, through the config.
+    assert build_trainer(TrainConfig(davis_root="x", model=dict(coattention="none", backbone_config=TINY_BACKBONE),
+                                     dice_weight=0.5)).get_config()["dice_weight"] == 0.5
+    masks = np.zeros((2, 4, 4, 1), "float32")
+    masks[0, :2, :2] = 1
+    masks[1, 1:, 1:] = 1
+    predictions = np.random.default_rng(0).uniform(0.05, 0.95, (2, 4, 4, 1)).astype("float32")
+    plain = float(trainer._pixel_loss(masks, predictions))
+    trainer.dice_weight = 0.5
+    overlap = (masks * predictions).sum(axis=(1, 2, 3))
+    dice = 1 - 2 * overlap / (masks.sum(axis=(1, 2, 3)) + predictions.sum(axis=(1, 2, 3)))
+    np.testing.assert_allclose(float(trainer._pixel_loss(masks, predictions)), plain + 0.5 * dice.mean(), rtol=1e-5)
+    with pytest.raises(ValueError, match="dice_weight"):
+        build_trainer(TrainConfig(davis_root="x", model=dict(coattention="none", backbone_config=TINY_BACKBONE),
+                                  dice_weight=-1.0))
     # The shipped model's inference input (aspect-preserving) is recorded with the training size.
     model = trainer.to_inference_model()
     assert model.inference_size == (48, 80) and model.inference_short_side == 64

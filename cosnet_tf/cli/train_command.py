@@ -35,6 +35,7 @@ _FLAGS = {
     "head_lr_multiplier": dict(type=float, help="learning-rate multiple of the co-attention and heads (10)"),
     "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
     "class_balance": dict(type=float, help="1: Eq. 11's class-balanced loss, 0: plain cross-entropy"),
+    "dice_weight": dict(type=float, help="weight of a per-frame Dice loss added to Eq. 11 (default 0)"),
     "paste_distractors": dict(type=float, help="probability of another video's object pasted into a frame as background"),
     "video_steps": dict(type=int, help="video steps per cycle"),
     "image_steps": dict(type=int, help="still-image steps per cycle"),

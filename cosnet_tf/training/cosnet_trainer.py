@@ -73,6 +73,12 @@ class COSNetTrainer(COSNet):
             exactly as the paper; a small value makes N = 0 a trained mode.
         class_balance: the `balance` of Eq. 11's loss (`WeightedBinaryCrossentropy`):
             1 is the paper's class-balanced loss, 0 plain cross-entropy.
+        dice_weight: weight of a Dice loss (`keras.losses.dice`, one per frame,
+            averaged) added to Eq. 11 for every mask; 0 (the default) is Eq. 11
+            alone. Not in the paper: cross-entropy scores pixels one by one, so a
+            mask that is right about which object but timid at its outline costs
+            little; Dice scores the overlap that J measures (docs/coattention.md,
+            stop 22).
         freeze_backbone_batch_norm: run the backbone's batch norms in inference
             mode while training (their scale and shift are still learned).
             Batch statistics of 2-4 frames are noise; DeepLab freezes them too.
@@ -91,6 +97,7 @@ class COSNetTrainer(COSNet):
         head_lr_multiplier=10.0,
         summary_dropout=0.0,
         class_balance=1.0,
+        dice_weight=0.0,
         freeze_backbone_batch_norm=True,
         freeze_backbone=False,
         **kwargs,
@@ -98,6 +105,9 @@ class COSNetTrainer(COSNet):
         super().__init__(*args, **kwargs)
         self.pixel_loss = WeightedBinaryCrossentropy(balance=class_balance)
         self.class_balance = float(class_balance)
+        if dice_weight < 0:
+            raise ValueError(f"`dice_weight` must be >= 0, got {dice_weight}.")
+        self.dice_weight = float(dice_weight)
         if not 0.0 <= summary_dropout < 1.0:
             raise ValueError(f"`summary_dropout` must be in [0, 1), got {summary_dropout}.")
         self.head_lr_multiplier = float(head_lr_multiplier)
@@ -180,7 +190,12 @@ class COSNetTrainer(COSNet):
         `_per_replica_share`.) In float32 under any dtype policy, as a Keras
         `Loss` computes.
         """
-        return ops.mean(self.pixel_loss.call(masks, ops.cast(predictions, "float32")))
+        predictions = ops.cast(predictions, "float32")
+        loss = ops.mean(self.pixel_loss.call(masks, predictions))
+        if self.dice_weight:
+            frame_axes = tuple(range(1, len(predictions.shape)))  # one Dice per frame
+            loss = loss + self.dice_weight * ops.mean(keras.losses.dice(masks, predictions, axis=frame_axes))
+        return loss
 
     def _image_step(self, x, y):
         import tensorflow as tf
@@ -333,6 +348,7 @@ class COSNetTrainer(COSNet):
             head_lr_multiplier=self.head_lr_multiplier,
             summary_dropout=self.summary_dropout,
             class_balance=self.class_balance,
+            dice_weight=self.dice_weight,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,
             freeze_backbone=self.freeze_backbone,
         )

@@ -70,6 +70,7 @@ def build_trainer(config):
         head_lr_multiplier=config.head_lr_multiplier,
         summary_dropout=config.summary_dropout,
         class_balance=config.class_balance,
+        dice_weight=config.dice_weight,
         freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
         freeze_backbone=config.freeze_backbone,
         synchronized_batch_norm=config.synchronized_batch_norm,

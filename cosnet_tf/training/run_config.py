@@ -171,6 +171,7 @@ class TrainConfig:
     head_lr_multiplier: float = 10.0
     summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
     class_balance: float = 1.0  # 1: Eq. 11's class-balanced loss; 0: plain cross-entropy
+    dice_weight: float = 0.0  # > 0 adds a per-frame Dice loss to Eq. 11 (not in the paper)
     # Probability that a training frame gets another video's object pasted in as background, a
     # distractor the pair's other frame lacks (cosnet_tf.data.distractors); 0: none.
     paste_distractors: float = 0.0
