@@ -223,6 +223,7 @@ def test_config_starts_from_a_named_recipe(tmp_path):
     stage2.write_text('base = "stage1.toml"\nrecipe = "coattention_finetune"\n')
     config = TrainConfig.from_file(stage2)
     assert (config.freeze_backbone, config.learning_rate, config.batch_size) == (False, 1e-4, 6)
+    assert config.dice_weight == 1.0 and TrainConfig.from_file(stage1).dice_weight == 0.0
     assert config.summary_dropout == 0.2 and config.model["backbone_config"]["mid_level_block"] == 12
     # No co-attention drops the recipe's variant settings; the recipes themselves are not changed.
     config = TrainConfig.from_dict({"recipe": "coattention_frozen", "davis_root": "x",

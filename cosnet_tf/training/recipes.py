@@ -46,9 +46,12 @@ TRAINING_RECIPES = {
     ),
     "coattention_finetune": dict(
         description="Stage 2: the whole network from stage 1's model (`initial_weights`), AdamW "
-        "1e-4 for every weight, batch 4; otherwise stage 1's settings.",
+        "1e-4 for every weight, batch 4, with a Dice loss beside the cross-entropy; otherwise "
+        "stage 1's settings.",
         base="coattention_frozen",
-        settings=dict(batch_size=4, learning_rate=1e-4, freeze_backbone=False),
+        # Dice: on the recurrence benchmark the model picked the right object and drew it timidly;
+        # with it, held-out J at N = 5 went from 0.633 to 0.713 (docs/coattention.md, stop 22).
+        settings=dict(batch_size=4, learning_rate=1e-4, freeze_backbone=False, dice_weight=1.0),
     ),
 }
 
