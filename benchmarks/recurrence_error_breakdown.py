@@ -42,11 +42,6 @@ def jpeg_round_trip(frames, quality):
     return np.stack(out)
 
 
-def iou(a, b):
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
 def categorise(prediction, primary, distractors, cover=0.5):
     """What `prediction` covers: one of CATEGORIES."""
     def covers(mask):
@@ -59,6 +54,7 @@ def categorise(prediction, primary, distractors, cover=0.5):
 
 def breakdown(model, generator, videos, refs, thresholds=(0.5,)):
     """{(N, threshold): {"J": per-frame J list, category: [J of its frames]}}."""
+    from cosnet_tf.evaluation.region_similarity import region_similarity
     from cosnet_tf.inference.video_segmenter import VideoSegmenter
 
     results = {(n, p): {"J": [], **{c: [] for c in CATEGORIES}} for n in refs for p in thresholds}
@@ -72,7 +68,7 @@ def breakdown(model, generator, videos, refs, thresholds=(0.5,)):
                 for t, probability in enumerate(probabilities):
                     prediction = probability > threshold
                     entry = results[(n, threshold)]
-                    j = iou(prediction, sequence.masks[t])
+                    j = region_similarity(prediction, sequence.masks[t])
                     entry["J"].append(j)
                     entry[categorise(prediction, sequence.masks[t], sequence.distractor_masks[t])].append(j)
     return results
@@ -84,20 +80,20 @@ def main():
     parser.add_argument("--refs", type=int, nargs="+", default=[0, 5], metavar="N")
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5], metavar="P",
                         help="foreground where the probability exceeds P (default 0.5, `cosnet segment`'s)")
-    parser.add_argument("--size", type=int, nargs=2, default=(128, 128), metavar=("H", "W"))
+    parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"), help="default: recurrence.toml's")
     args = parser.parse_args()
     if not os.path.exists(args.model):
         sys.exit(f"model not found: {args.model}")
     import cosnet_tf
-    from cosnet_tf.data import RecurrenceVideoGenerator
+    from benchmarks.recurrence_feature_probe import recurrence_benchmark
 
     model = cosnet_tf.load_model(args.model)
-    # The benchmark of recurrence.toml: 220 videos of 8 frames, the last 20 held out.
-    generator = RecurrenceVideoGenerator(220, 8, tuple(args.size), seed=0, num_val_sequences=20)
+    generator, held_out = recurrence_benchmark(args.size)
     refs = args.refs if model.coattention is not None else [0]
-    results = breakdown(model, generator, range(200, 220), refs, args.thresholds)
+    results = breakdown(model, generator, held_out, refs, args.thresholds)
     frames = len(next(iter(results.values()))["J"])
-    print(f"{args.model}: 20 held-out videos, {frames} frames, {args.size[0]}x{args.size[1]}")
+    height, width = generator.image_size
+    print(f"{args.model}: {len(held_out)} held-out videos, {frames} frames, {height}x{width}")
     print(f"{'N':>3s} {'cut':>5s} {'J':>6s}  " + "  ".join(f"{c:>22s}" for c in CATEGORIES))
     for (n, threshold), entry in results.items():
         cells = [f"{len(entry[c]) / frames:6.1%} (J {np.mean(entry[c]) if entry[c] else float('nan'):.3f})"

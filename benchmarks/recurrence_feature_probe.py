@@ -27,12 +27,23 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone, load_weights_by_name  # noqa: E402
-from cosnet_tf.data import RecurrenceVideoGenerator  # noqa: E402
+from cosnet_tf.data.benchmark_data import benchmark_generator  # noqa: E402
+from cosnet_tf.training.run_config import read_config_file  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASCAL = os.path.join(REPO, "..", "shared", "weights", "deeplabv3_mobilenetv2_1.0_pascal_byname.h5")
 LAYERS = ("block_2_add", "block_5_add", "block_9_add", "block_12_add", "block_15_add",
           "block_16_project_BN", "aspp_concat_projection_relu")
+
+
+def recurrence_benchmark(image_size=None):
+    """The benchmark of training/configs/recurrence.toml ([benchmark]) and its held-out video
+    indices (the last num_val_sequences); `image_size` replaces the config's size."""
+    settings = dict(read_config_file(os.path.join(REPO, "training", "configs", "recurrence.toml"))["benchmark"])
+    if image_size is not None:
+        settings["image_size"] = image_size
+    generator = benchmark_generator(settings, settings.pop("generator", "recurrence"))
+    return generator, range(generator.num_sequences - generator.num_val_sequences, generator.num_sequences)
 
 
 def auc(positives, negatives):
@@ -80,14 +91,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=PASCAL, help="a DeepLabv3 MobileNetV2 .h5 or a saved COSNet .keras")
     parser.add_argument("--layers", nargs="+", default=list(LAYERS))
-    parser.add_argument("--size", type=int, nargs=2, default=(128, 128))
+    parser.add_argument("--size", type=int, nargs=2, default=None, help="default: recurrence.toml's")
     args = parser.parse_args()
     if not os.path.exists(args.weights):
         sys.exit(f"weights not found: {args.weights} (pass --weights)")
-    # The benchmark of recurrence.toml; its last 20 videos are the held-out ones.
-    generator = RecurrenceVideoGenerator(220, 8, tuple(args.size), seed=0, num_val_sequences=20)
-    scores = probe(args.weights, args.layers, generator, range(200, 220))
-    print(f"{args.weights}, {len(range(200, 220))} held-out videos at {args.size[0]}x{args.size[1]}")
+    generator, held_out = recurrence_benchmark(args.size)
+    scores = probe(args.weights, args.layers, generator, held_out)
+    height, width = generator.image_size
+    print(f"{args.weights}, {len(held_out)} held-out videos at {height}x{width}")
     print(f"{'layer':30s} {'AUC':>6s} {'primary first':>14s} {'chance':>7s}")
     for name in args.layers:
         entry = scores[name]

@@ -9,6 +9,16 @@ from cosnet_tf.data.synthetic import SyntheticVideoGenerator
 BENCHMARK_GENERATORS = {"synthetic": SyntheticVideoGenerator, "recurrence": RecurrenceVideoGenerator}
 
 
+def benchmark_generator(settings, generator="synthetic"):
+    """The generator a config's benchmark settings describe (its arguments, as read from TOML)."""
+    if generator not in BENCHMARK_GENERATORS:
+        raise ValueError(f"unknown benchmark generator {generator!r}; expected one of {sorted(BENCHMARK_GENERATORS)}")
+    settings = dict(settings)
+    if "image_size" in settings:
+        settings["image_size"] = tuple(settings["image_size"])
+    return BENCHMARK_GENERATORS[generator](**settings)
+
+
 def write_benchmark_once(root, settings, generator="synthetic"):
     """Writes the generator's videos to `root` unless that folder exists; returns True if it wrote.
 
@@ -17,13 +27,9 @@ def write_benchmark_once(root, settings, generator="synthetic"):
     """
     if os.path.isdir(root):
         return False
-    if generator not in BENCHMARK_GENERATORS:
-        raise ValueError(f"unknown benchmark generator {generator!r}; expected one of {sorted(BENCHMARK_GENERATORS)}")
-    settings = dict(settings)
-    if "image_size" in settings:
-        settings["image_size"] = tuple(settings["image_size"])
+    videos = benchmark_generator(settings, generator)
     partial = os.fspath(root).rstrip("/\\") + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
-    BENCHMARK_GENERATORS[generator](**settings).write_davis(partial)
+    videos.write_davis(partial)
     os.replace(partial, root)
     return True
