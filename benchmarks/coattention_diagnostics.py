@@ -41,10 +41,10 @@ def diagnose(model, pairs):
 
     if model.coattention is None:
         raise ValueError("the model has no co-attention to diagnose")
-    c = model.feature_channels
+    c = model.attention_channels
     rows = []
     for frame_a, frame_b, mask_a, mask_b in pairs:
-        v = model.encode(np.stack([frame_a, frame_b]).astype("float32"))
+        v = model.attention_features(model.encode(np.stack([frame_a, frame_b]).astype("float32")))
         va, vb = v[:1], v[1:]
         h, w = va.shape[1:3]
         attention = np.asarray(model.coattention.attention(va, vb))[0]  # [hw, h'w']

@@ -141,6 +141,7 @@ def explain_frame(
     query, refs = features[:1], features[1:]
     without = model.segment(query, None, output_size=size)
     with_refs = model.segment(query, refs[None], output_size=size)
+    query, refs = model.attention_features(query), model.attention_features(refs)
     prob_without = _resize(without, (height, width))[0, ..., 0]
     prob_with = _resize(with_refs, (height, width))[0, ..., 0]
 

@@ -2,6 +2,7 @@
 from cosnet_tf.layers.channel_coattention import ChannelCoAttention
 from cosnet_tf.layers.coattention import CoAttention
 from cosnet_tf.layers.coattention_gate import CoAttentionGate
+from cosnet_tf.layers.pack_to_grid import PackToGrid
 from cosnet_tf.layers.resize import ResizeLike, resize_bilinear
 from cosnet_tf.layers.segmentation_head import SegmentationHead
 from cosnet_tf.layers.symmetric_coattention import SymmetricCoAttention
@@ -18,6 +19,7 @@ __all__ = [
     "ChannelCoAttention",
     "CoAttention",
     "CoAttentionGate",
+    "PackToGrid",
     "ResizeLike",
     "SegmentationHead",
     "SymmetricCoAttention",

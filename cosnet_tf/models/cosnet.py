@@ -91,6 +91,12 @@ class COSNet(keras.Model):
         gate_bias: whether the gate has the bias b_f of Eq. 8 (the authors'
             released model has none).
         head_filters, head_depth: the segmentation module (`SegmentationHead`).
+        decoder_filters: with a backbone that packs low-level features into
+            its embedding (`low_level_block`), the width of the heads'
+            DeepLabv3+ decoder, which draws the mask at that finer stride.
+            Those packed channels reach only the decoder: the co-attention,
+            the gate and the saliency side output read the rest
+            (`attention_features`). Unused with other backbones.
         batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
         synchronized_batch_norm: the heads' batch norms take statistics over
             the global batch of a `tf.distribute` strategy instead of each
@@ -130,6 +136,7 @@ class COSNet(keras.Model):
         gate_bias=True,
         head_filters=256,
         head_depth=1,
+        decoder_filters=64,
         batch_norm_epsilon=1e-5,
         batch_norm_momentum=0.9,
         synchronized_batch_norm=False,
@@ -156,6 +163,11 @@ class COSNet(keras.Model):
         self.batch_norm_momentum = float(batch_norm_momentum)
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
         self.feature_channels = int(channels)
+        # The embedding's last `low_level_channels` channels, if any, are the backbone's packed
+        # low-level map (MobileNetV2DeepLabV3Backbone's `low_level_block`), for the decoder alone.
+        self.low_level_channels = int(getattr(backbone, "low_level_channels", 0))
+        self.attention_channels = self.feature_channels - self.low_level_channels
+        self.decoder_filters = int(decoder_filters)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
         # (Imported here: the inference package imports this module.)
         from cosnet_tf.inference.input_size import positive_int
@@ -171,6 +183,10 @@ class COSNet(keras.Model):
             batch_norm_momentum=self.batch_norm_momentum,
             synchronized_batch_norm=self.synchronized_batch_norm,
         )
+        if self.low_level_channels:
+            head_args.update(
+                decoder_filters=self.decoder_filters, low_level_factor=int(backbone.low_level_factor)
+            )
         self.saliency_head = SegmentationHead(depth=0, name="saliency_head")
         self.head_a = SegmentationHead(name="head_a", **head_args)
         self.head_b = SegmentationHead(name="head_b", **head_args)
@@ -196,12 +212,13 @@ class COSNet(keras.Model):
         # is built at construction (frames of any size work afterwards).
         if self.built:
             return
-        c = self.feature_channels
+        c = self.attention_channels
         features = (None, None, None, c)
         self.saliency_head.build(features)
         head_in = (None, None, None, c if self.coattention is None else 2 * c)
-        self.head_a.build(head_in)
-        self.head_b.build(head_in)
+        low_level = (None, None, None, self.low_level_channels) if self.low_level_channels else None
+        self.head_a.build(head_in, low_level)
+        self.head_b.build(head_in, low_level)
         if self.coattention is not None:
             self.coattention.build(features, features)
             self.gate.build(features)
@@ -217,8 +234,21 @@ class COSNet(keras.Model):
             raise ValueError(f"`frames` must be RGB NHWC [B, H, W, 3]; got shape {tuple(frames.shape)}.")
         return self.backbone(frames, training=training)
 
+    def attention_features(self, features):
+        """The part of an embedding from `encode` that the co-attention compares (V of Eq. 1).
+
+        All of it, unless the backbone packs low-level features for the decoder at its end.
+        """
+        if not self.low_level_channels:
+            return features
+        return features[..., : self.attention_channels]
+
+    def _low_level(self, features):
+        return features[..., self.attention_channels :] if self.low_level_channels else None
+
     def saliency(self, features, output_size, training=False):
         """The still-image side output: foreground probability at `output_size`."""
+        features = self.attention_features(features)
         return self.saliency_head(features, output_size=output_size, training=training)
 
     def _check_features(self, name, features, rank):
@@ -229,8 +259,13 @@ class COSNet(keras.Model):
             )
 
     def _predict(self, head, summary, features, output_size, training, return_logits):
-        x = features if self.coattention is None else ops.concatenate([summary, features], axis=-1)
-        return head(x, output_size=output_size, return_logits=return_logits, training=training)
+        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`."""
+        v = self.attention_features(features)
+        x = v if self.coattention is None else ops.concatenate([summary, v], axis=-1)
+        return head(
+            x, low_level=self._low_level(features), output_size=output_size, return_logits=return_logits,
+            training=training,
+        )
 
     # ------------------------------------------------------------------ pairs
     def call(self, inputs, training=None):
@@ -260,7 +295,7 @@ class COSNet(keras.Model):
         if self.coattention is None:
             z_a = z_b = None
         else:
-            z_a, z_b = self.coattention(v_a, v_b)
+            z_a, z_b = self.coattention(self.attention_features(v_a), self.attention_features(v_b))
             z_a, z_b = self.gate(z_a), self.gate(z_b)
             if summary_keep is not None:
                 keep = ops.reshape(ops.cast(summary_keep, z_a.dtype), (-1, 1, 1, 1))
@@ -288,8 +323,9 @@ class COSNet(keras.Model):
         n = reference_features.shape[1]
         if n is None:
             raise ValueError("The number of reference frames must be static here.")
+        query = self.attention_features(query_features)
         return [
-            self.gate(self.coattention.summarize_query(query_features, reference_features[:, i]))
+            self.gate(self.coattention.summarize_query(query, self.attention_features(reference_features[:, i])))
             for i in range(n)
         ]
 
@@ -338,7 +374,8 @@ class COSNet(keras.Model):
 
         if self.coattention is None:
             return predict(None, return_logits)
-        no_references = ops.zeros_like(query)  # N = 0: a zero summary, the frame-by-frame baseline
+        attended = self.attention_features(query)
+        no_references = ops.zeros_like(attended)  # N = 0: a zero summary, the frame-by-frame baseline
         if reference_features is None:
             return predict(no_references, return_logits)
         references = ops.convert_to_tensor(reference_features, dtype=query.dtype)
@@ -349,10 +386,10 @@ class COSNet(keras.Model):
         batch = ops.shape(query)[0]
 
         def gated_summary(i):
-            reference = references[:, i]  # [B or 1, h', w', C]
+            reference = self.attention_features(references[:, i])  # [B or 1, h', w', C]
             reference = ops.broadcast_to(reference, (batch,) + tuple(ops.shape(reference)[1:]))
-            summary = self.gate(self.coattention.summarize_query(query, reference))
-            return ops.reshape(summary, ops.shape(query))  # keeps the loop's static shape
+            summary = self.gate(self.coattention.summarize_query(attended, reference))
+            return ops.reshape(summary, ops.shape(attended))  # keeps the loop's static shape
 
         if fusion == "attention":
             total = ops.fori_loop(0, n, lambda i, acc: acc + gated_summary(i), no_references)
@@ -378,6 +415,7 @@ class COSNet(keras.Model):
             gate_bias=self.gate_bias,
             head_filters=self.head_filters,
             head_depth=self.head_depth,
+            decoder_filters=self.decoder_filters,
             batch_norm_epsilon=self.batch_norm_epsilon,
             batch_norm_momentum=self.batch_norm_momentum,
             synchronized_batch_norm=self.synchronized_batch_norm,
