@@ -216,7 +216,7 @@ def test_config_starts_from_a_named_recipe(tmp_path):
     # The recipe's settings, under the file's own (tables merged key by key).
     assert (config.freeze_backbone, config.learning_rate, config.optimizer) == (True, 1e-3, "adamw")
     assert config.batch_size == 6
-    assert config.model["backbone_config"] == {"mid_level_block": 12, "output_stride": 16}
+    assert config.model["backbone_config"] == {"mid_level_block": 12, "low_level_block": 2, "output_stride": 16}
     assert config.model["coattention_config"] == {"cosine": True, "recurrence_gate": True}
     # A stage-2 file names its own recipe over its base's; the recipe's base recipe lies under it.
     stage2 = tmp_path / "stage2.toml"

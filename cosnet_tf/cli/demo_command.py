@@ -24,6 +24,11 @@ import time
 # lost (docs/coattention.md). Trained from scratch instead, the demo's models learned nothing in
 # a few minutes (J 0.000).
 _DEMO_OUTPUT_STRIDE = 8
+# Without the recipe's stride-4 decoder: in the demo's 300 frozen steps it taught the heads to
+# draw every salient object from the frame alone before the references were learnt. Measured
+# (stop 23, one run each): J 0.260 / 0.332 / 0.302 at N = 0 / N = 5 / no co-attention with it,
+# 0.033 / 0.409 / 0.226 without. Longer runs gain from it (docs/coattention.md, stop 23).
+_DEMO_LOW_LEVEL_BLOCK = None
 
 
 def add_demo_parser(sub):
@@ -61,7 +66,7 @@ def _train_config(args, data_root, name, coattention):
             preset="mobilenetv2",
             coattention=coattention,
             backbone_weights=args.backbone_weights or shipped_model_path(),
-            backbone_config={"output_stride": _DEMO_OUTPUT_STRIDE},
+            backbone_config={"output_stride": _DEMO_OUTPUT_STRIDE, "low_level_block": _DEMO_LOW_LEVEL_BLOCK},
         ),
         image_size=tuple(args.size),
         steps=steps,
