@@ -26,8 +26,9 @@ import time
 _DEMO_OUTPUT_STRIDE = 8
 # Without the recipe's stride-4 decoder: in the demo's 300 frozen steps it taught the heads to
 # draw every salient object from the frame alone before the references were learnt. Measured
-# (stop 23, one run each): J 0.260 / 0.332 / 0.302 at N = 0 / N = 5 / no co-attention with it,
-# 0.033 / 0.409 / 0.226 without. Longer runs gain from it (docs/coattention.md, stop 23).
+# (stop 23), J at N = 0 / N = 5 / no co-attention, seeds 0 and 1: with it 0.260 / 0.332 / 0.302
+# and 0.244 / 0.268 / 0.237; without 0.033 / 0.409 / 0.226 and 0.080 / 0.310 / 0.219. Longer
+# runs gain from it (docs/coattention.md, stop 23).
 _DEMO_LOW_LEVEL_BLOCK = None
 
 
