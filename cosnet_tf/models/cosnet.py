@@ -324,10 +324,8 @@ class COSNet(keras.Model):
         if n is None:
             raise ValueError("The number of reference frames must be static here.")
         query = self.attention_features(query_features)
-        return [
-            self.gate(self.coattention.summarize_query(query, self.attention_features(reference_features[:, i])))
-            for i in range(n)
-        ]
+        references = self.attention_features(reference_features)
+        return [self.gate(self.coattention.summarize_query(query, references[:, i])) for i in range(n)]
 
     def segment(
         self,
@@ -384,9 +382,10 @@ class COSNet(keras.Model):
         if isinstance(n, int) and n == 0:
             return predict(no_references, return_logits)
         batch = ops.shape(query)[0]
+        attended_references = self.attention_features(references)  # once, not per reference
 
         def gated_summary(i):
-            reference = self.attention_features(references[:, i])  # [B or 1, h', w', C]
+            reference = attended_references[:, i]  # [B or 1, h', w', C]
             reference = ops.broadcast_to(reference, (batch,) + tuple(ops.shape(reference)[1:]))
             summary = self.gate(self.coattention.summarize_query(attended, reference))
             return ops.reshape(summary, ops.shape(attended))  # keeps the loop's static shape
