@@ -43,7 +43,7 @@ def recurrence_benchmark(image_size=None):
     if image_size is not None:
         settings["image_size"] = image_size
     generator = benchmark_generator(settings, settings.pop("generator", "recurrence"))
-    return generator, range(generator.num_sequences - generator.num_val_sequences, generator.num_sequences)
+    return generator, generator.val_sequence_indices
 
 
 def auc(positives, negatives):

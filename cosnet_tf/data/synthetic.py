@@ -171,14 +171,19 @@ class SyntheticVideoGenerator:
         return [f"{self.name_prefix}-{index:03d}" for index in range(self.num_sequences)]
 
     @property
+    def val_sequence_indices(self) -> range:
+        """Indices of the videos listed in ``val.txt``: the last ``num_val_sequences``."""
+        return range(self.num_sequences - self.num_val_sequences, self.num_sequences)
+
+    @property
     def train_sequence_names(self) -> list[str]:
         """Names listed in ``train.txt``."""
-        return self.sequence_names[: self.num_sequences - self.num_val_sequences]
+        return self.sequence_names[: self.val_sequence_indices.start]
 
     @property
     def val_sequence_names(self) -> list[str]:
         """Names listed in ``val.txt``."""
-        return self.sequence_names[self.num_sequences - self.num_val_sequences:]
+        return self.sequence_names[self.val_sequence_indices.start :]
 
     def _rng(self, stream: int, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(stream, index)))
