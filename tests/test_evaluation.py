@@ -17,6 +17,7 @@ from cosnet_tf.evaluation import (
     boundary_precision_recall,
     decay_score,
     dilate_disk,
+    error_regions,
     evaluate,
     list_mask_frames,
     mask_contours,
@@ -519,3 +520,45 @@ def test_t_exclusions_come_from_db_info_yml(tmp_path):
     broken.write_text("sequences: [1, 2]\n")
     with pytest.raises(ValueError, match="broken.yml"):
         evaluate(pred_dir, gt_root, "davis2016", t_exclude=broken)
+
+
+# ---------------------------------------------------------------- error regions
+def test_error_regions_split_the_wrong_pixels_into_strays_misses_and_outline():
+    truth = np.zeros((12, 12), bool)
+    truth[1:5, 1:5] = True  # found, drawn one column too far right
+    truth[8:11, 1:3] = True  # a second part of the object that nothing covers: a miss
+    prediction = np.zeros_like(truth)
+    prediction[1:5, 2:6] = True
+    prediction[8:10, 8:11] = True  # a region away from the object: a stray
+    prediction[6, 7] = True  # touches nothing either, and not the other stray (two cells apart)
+    regions = error_regions(prediction, truth)
+    assert regions.strays.sum() == 7 and regions.strays[6, 7] and regions.strays[8:10, 8:11].all()
+    assert regions.misses.sum() == 6 and regions.misses[8:11, 1:3].all()
+    assert regions.outline.sum() == 8  # column 5 (false positives) and column 1 (false negatives)
+    # The three are disjoint and together are every wrong pixel.
+    parts = np.stack([regions.strays, regions.misses, regions.outline]).astype(int)
+    assert (parts.sum(0) <= 1).all()
+    np.testing.assert_array_equal(parts.sum(0) == 1, prediction ^ truth)
+
+
+def test_error_regions_count_a_diagonal_neighbour_as_the_same_region():
+    truth = np.zeros((6, 6), bool)
+    truth[0:2, 0:2] = True
+    prediction = truth.copy()
+    prediction[2, 2] = prediction[3, 3] = True  # a thin diagonal limb of the found region
+    regions = error_regions(prediction, truth)
+    assert not regions.strays.any() and regions.outline.sum() == 2
+
+
+def test_error_regions_of_a_perfect_and_an_empty_mask():
+    truth = np.zeros((5, 5), np.uint8)
+    truth[1:3, 1:3] = 255
+    perfect = error_regions(truth, truth)
+    assert not (perfect.strays.any() or perfect.misses.any() or perfect.outline.any())
+    empty = error_regions(np.zeros_like(truth), truth)
+    assert empty.misses.sum() == 4 and not empty.strays.any() and not empty.outline.any()
+
+
+def test_error_regions_refuse_masks_of_different_sizes():
+    with pytest.raises(ValueError, match="prediction shape"):
+        error_regions(np.zeros((4, 4)), np.zeros((4, 5)))

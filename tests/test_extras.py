@@ -36,7 +36,7 @@ def test_setup_reads_the_same_extras():
 
     source = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
     assert "cosnet_tf\", \"utils\", \"extras.py\"" in source and "**EXTRAS" in source
-    assert set(EXTRAS) == {"video", "crf", "serve", "tune", "plots", "torch"}
+    assert set(EXTRAS) == {"video", "crf", "serve", "tune", "plots", "analysis", "torch"}
     assert runpy.run_path(str(Path(__file__).resolve().parents[1] / "cosnet_tf" / "utils" / "extras.py"))[
         "EXTRAS"] == EXTRAS
 
@@ -49,6 +49,14 @@ def test_video_files_need_the_video_extra(missing, tmp_path):
     missing("av")
     with pytest.raises(ImportError, match=r"clip.mp4.*cosnet-tf\[video\]"):
         open_frame_source(str(path))
+
+
+def test_error_regions_need_the_analysis_extra(missing):
+    from cosnet_tf.evaluation import error_regions
+
+    missing("scipy")
+    with pytest.raises(ImportError, match=r"errors into regions.*cosnet-tf\[analysis\]"):
+        error_regions(np.zeros((4, 4)), np.zeros((4, 4)))
 
 
 def test_crf_needs_the_crf_extra(missing):

@@ -1,4 +1,4 @@
-"""Video object segmentation metrics and benchmark protocols (pure NumPy/Pillow).
+"""Video object segmentation metrics and benchmark protocols (NumPy/Pillow; SciPy for ``error_regions``).
 
 Metrics of one frame (ports of the DAVIS-2016 benchmark):
 
@@ -7,6 +7,9 @@ Metrics of one frame (ports of the DAVIS-2016 benchmark):
 
 Statistics of a sequence: :func:`mean_score`, :func:`recall_score`,
 :func:`decay_score`.
+
+What a mask's errors are: :func:`error_regions` (strays, misses, outline; SciPy, the
+``[analysis]`` extra).
 
 Protocols: :func:`evaluate` (``"davis2016"``, ``"fbms"``,
 ``"youtube-objects"``) returns an :class:`EvaluationResult` with
@@ -25,6 +28,7 @@ from cosnet_tf.evaluation.boundary_measure import (
 )
 from cosnet_tf.evaluation.davis2016 import evaluate_davis2016
 from cosnet_tf.evaluation.db_info import read_db_info, t_exclusions
+from cosnet_tf.evaluation.error_regions import ErrorRegions, error_regions
 from cosnet_tf.evaluation.evaluation_result import EvaluationResult
 from cosnet_tf.evaluation.fbms import evaluate_fbms
 from cosnet_tf.evaluation.mask_io import list_mask_frames, read_mask
@@ -45,6 +49,7 @@ from cosnet_tf.evaluation.temporal_stability import (
 from cosnet_tf.evaluation.youtube_objects import evaluate_youtube_objects
 
 __all__ = [
+    "ErrorRegions",
     "EvaluationResult",
     "PROTOCOLS",
     "ResultRow",
@@ -53,6 +58,7 @@ __all__ = [
     "boundary_precision_recall",
     "decay_score",
     "dilate_disk",
+    "error_regions",
     "evaluate",
     "read_db_info",
     "t_exclusions",
