@@ -8,7 +8,11 @@ Prints, for MODEL on pairs of frames (query, reference) of the sequences given:
   * feature similarity: mean cosine between the query's object positions and the
     reference's object / background positions, on raw features and on features centred
     over each frame's positions (what `cosine=True` compares);
-  * gate (Eq. 8): mean confidence on object and on background pixels;
+  * gate (Eq. 8): mean confidence on object and on background pixels, and on the query's
+    strays (what its N = 0 mask covers away from the object, `error_regions`; a
+    comparison with other frames can only reject a stray that the gate finds less
+    recurrent than the object) and on the rest of the background, with the strays'
+    share of the positions;
   * scales: mean norm of the summary Z, of the gated summary, of the features V;
   * weights: W's spread and distance from its identity start, the learned
     temperature of a cosine affinity, and the heads' weight norms on the summary
@@ -37,6 +41,7 @@ def diagnose(model, pairs):
     import tensorflow as tf
     from keras import ops
 
+    from cosnet_tf.evaluation import error_regions
     from cosnet_tf.losses import WeightedBinaryCrossentropy
 
     if model.coattention is None:
@@ -44,13 +49,18 @@ def diagnose(model, pairs):
     c = model.attention_channels
     rows = []
     for frame_a, frame_b, mask_a, mask_b in pairs:
-        v = model.attention_features(model.encode(np.stack([frame_a, frame_b]).astype("float32")))
+        features = model.encode(np.stack([frame_a, frame_b]).astype("float32"))
+        v = model.attention_features(features)
         va, vb = v[:1], v[1:]
         h, w = va.shape[1:3]
         attention = np.asarray(model.coattention.attention(va, vb))[0]  # [hw, h'w']
-        small = tf.image.resize(np.stack([mask_a, mask_b])[..., None].astype("float32"), (h, w), "area")
+        # The query's strays: what its N = 0 mask covers away from the object.
+        alone = np.asarray(model.segment(features[:1], None, output_size=mask_a.shape))[0, ..., 0] > 0.5
+        strays = error_regions(alone, mask_a).strays
+        small = tf.image.resize(np.stack([mask_a, mask_b, strays])[..., None].astype("float32"), (h, w), "area")
         obj_a = np.asarray(small[0, ..., 0]).reshape(-1) > 0.5
         obj_b = np.asarray(small[1, ..., 0]).reshape(-1) > 0.5
+        stray_a = np.asarray(small[2, ..., 0]).reshape(-1) > 0.5
         entropy = -(attention * np.log(attention + 1e-12)).sum(-1)
         similarity = {}
         for kind in ("raw", "centred"):
@@ -74,6 +84,9 @@ def diagnose(model, pairs):
             object_share=float(obj_b.mean()),
             gate_object=float(confidence[obj_a].mean()) if obj_a.any() else np.nan,
             gate_background=float(confidence[~obj_a].mean()) if (~obj_a).any() else np.nan,
+            gate_stray=float(confidence[stray_a].mean()) if stray_a.any() else np.nan,
+            gate_other_background=float(confidence[~obj_a & ~stray_a].mean()) if (~obj_a & ~stray_a).any() else np.nan,
+            stray_share=float(stray_a.mean()),
             summary_norm=float(np.linalg.norm(np.asarray(z), axis=-1).mean()),
             gated_norm=float(np.linalg.norm(np.asarray(gated), axis=-1).mean()),
             feature_norm=float(np.linalg.norm(np.asarray(va), axis=-1).mean()),
