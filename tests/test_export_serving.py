@@ -273,20 +273,31 @@ def test_served_and_in_process_masks_are_identical(exported, server, tmp_path):
     for sampling in ("uniform", "local"):
         served, local = tmp_path / f"served-{sampling}", tmp_path / f"local-{sampling}"
         assert main(["predict", str(frame_dir), "--server", f"127.0.0.1:{server.port}", "--model-name", "tiny",
-                     "--out", str(served), "--refs", "3", "--sampling", sampling]) == 0
+                     "--out", str(served), "--refs", "3", "--sampling", sampling, "--save-probabilities"]) == 0
         keras_path = exported[2] / "tiny.keras"
         assert main(["segment", str(frame_dir), "--out", str(local), "--model", str(keras_path), "--refs", "3",
-                     "--sampling", sampling, "--quiet"]) == 0
+                     "--sampling", sampling, "--quiet", "--save-probabilities"]) == 0
         for index in range(7):
             name = f"{index:05d}.png"
-            np.testing.assert_array_equal(np.asarray(Image.open(served / name)), np.asarray(Image.open(local / name)))
+            served_probability = np.asarray(Image.open(served / "probabilities" / name)).astype(int)
+            local_probability = np.asarray(Image.open(local / "probabilities" / name)).astype(int)
+            # The SavedModel's graph and Keras may order float sums differently (oneDNN picks
+            # kernels per machine): probabilities agree to one 8-bit level, and the masks agree
+            # wherever the probability is more than that level away from the 0.5 threshold.
+            assert np.abs(served_probability - local_probability).max() <= 1
+            decided = np.abs(local_probability - 127.5) > 1.5
+            assert decided.mean() > 0.95  # the tiny untrained model leaves some pixels near 0.5
+            np.testing.assert_array_equal(np.asarray(Image.open(served / name))[decided],
+                                          np.asarray(Image.open(local / name))[decided])
     # A DAVIS root: the per-sequence layout `cosnet evaluate` reads, as `cosnet segment` writes it.
     assert main(["predict", str(root), "--server", f"127.0.0.1:{server.port}", "--model-name", "tiny",
                  "--out", str(tmp_path / "davis-out"), "--refs", "3", "--quiet"]) == 0
     served = tmp_path / "davis-out" / frame_dir.name
     assert sorted(os.listdir(served)) == [f"{i:05d}.png" for i in range(7)]
-    np.testing.assert_array_equal(np.asarray(Image.open(served / "00003.png")),
-                                  np.asarray(Image.open(tmp_path / "local-uniform" / "00003.png")))
+    decided = np.abs(np.asarray(Image.open(tmp_path / "local-uniform" / "probabilities" / "00003.png")).astype(int)
+                     - 127.5) > 1.5
+    np.testing.assert_array_equal(np.asarray(Image.open(served / "00003.png"))[decided],
+                                  np.asarray(Image.open(tmp_path / "local-uniform" / "00003.png"))[decided])
 
 
 def test_predict_reads_a_video_file(server, tmp_path):
