@@ -12,7 +12,7 @@ Prints, for MODEL on pairs of frames (query, reference) of the sequences given:
     strays (what its N = 0 mask covers away from the object, `error_regions`; a
     comparison with other frames can only reject a stray that the gate finds less
     recurrent than the object) and on the rest of the background, with the strays'
-    share of the positions;
+    share of the positions and the share of pairs that have any;
   * scales: mean norm of the summary Z, of the gated summary, of the features V;
   * weights: W's spread and distance from its identity start, the learned
     temperature of a cosine affinity, and the heads' weight norms on the summary
@@ -87,6 +87,7 @@ def diagnose(model, pairs):
             gate_stray=float(confidence[stray_a].mean()) if stray_a.any() else np.nan,
             gate_other_background=float(confidence[~obj_a & ~stray_a].mean()) if (~obj_a & ~stray_a).any() else np.nan,
             stray_share=float(stray_a.mean()),
+            pairs_with_stray=float(stray_a.any()),  # gate_stray is the mean over these pairs only
             summary_norm=float(np.linalg.norm(np.asarray(z), axis=-1).mean()),
             gated_norm=float(np.linalg.norm(np.asarray(gated), axis=-1).mean()),
             feature_norm=float(np.linalg.norm(np.asarray(va), axis=-1).mean()),
