@@ -1,10 +1,16 @@
 """Training throughput (pairs/s) and peak memory of the `mobilenetv2` preset, with the input pipeline alone beside it.
 
     python benchmarks/training_throughput.py [--davis ../shared/data/davis2016-dev] [--size 256 256] [--batch-size 4]
-        [--replicas R]
+        [--replicas R] [--dtype-policy mixed_bfloat16] [--jit-compile]
+    python benchmarks/training_throughput.py --config training/configs/recurrence.toml \
+        --davis runs/recurrence-data-128 [--dtype-policy mixed_bfloat16]
 
 Defaults are the shipped model's training settings (output stride 16, 256x256, batch 4,
-video pairs). Falls back to synthetic videos when the DAVIS folder is absent. Prints:
+video pairs). With --config, a training config's own network, recipe, size, batch, optimizer
+and data instead (--davis then replaces its davis_root, which a config with a [benchmark]
+section writes first if absent, as `cosnet train` does; its initial_weights are not loaded,
+which does not change the time of a step). Without --config, falls back to synthetic videos
+when the DAVIS folder is absent. Prints:
 pipeline-only pairs/s, training pairs/s (model.fit steps, after warm-up), seconds per step,
 and the process's peak resident memory. With --replicas R > 1 the step runs under a
 MirroredStrategy over R logical CPUs (the global batch split between them, as `cosnet train
@@ -34,7 +40,8 @@ from cosnet_tf.training.distribution import distribute_training_stream, make_str
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--davis", default=str(REPO_ROOT.parent / "shared" / "data" / "davis2016-dev"))
+    parser.add_argument("--davis", default=None, help="default: ../shared/data/davis2016-dev, or --config's davis_root")
+    parser.add_argument("--config", help="time this training config (`cosnet train --config`) instead of the defaults")
     parser.add_argument("--size", type=int, nargs=2, default=(256, 256))
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--output-stride", type=int, default=16)
@@ -75,17 +82,39 @@ def main(argv=None):
     # First: logical CPUs can only be set up before TensorFlow runs anything.
     strategy = make_strategy("mirrored", [f"/cpu:{i}" for i in range(args.replicas)]) if args.replicas > 1 \
         else tf.distribute.get_strategy()
-    if Path(args.davis).exists():
-        videos, source = DavisDataset(args.davis), args.davis
-    else:
-        root = SyntheticVideoGenerator(num_sequences=8, num_frames=20, image_size=(240, 427)).write_davis(
-            tempfile.mkdtemp()
-        )
-        videos, source = DavisDataset(root), f"synthetic videos ({root})"
-    def make_stream(batch_size, seed):
-        return mix_streams(make_frame_pair_dataset(videos, tuple(args.size), batch_size, seed=seed))
+    if args.config:
+        from cosnet_tf.training.run import build_datasets, build_trainer, write_benchmark
+        from cosnet_tf.training.run_config import TrainConfig
 
-    iterator = iter(make_stream(args.batch_size, 0))
+        config = TrainConfig.from_file(args.config, **({"davis_root": args.davis} if args.davis else {}))
+        config.initial_weights = None
+        write_benchmark(config)  # a config with a [benchmark] writes its data first, as `cosnet train` does
+        args.size, args.batch_size = config.image_size, config.batch_size
+        source = f"{config.davis_root} ({args.config})"
+        label = f"its network ({config.model.get('preset')})"
+
+        def training_stream(strategy=None):
+            return build_datasets(config, strategy=strategy)[0]
+    else:
+        davis = args.davis or str(REPO_ROOT.parent / "shared" / "data" / "davis2016-dev")
+        if Path(davis).exists():
+            videos, source = DavisDataset(davis), davis
+        else:
+            root = SyntheticVideoGenerator(num_sequences=8, num_frames=20, image_size=(240, 427)).write_davis(
+                tempfile.mkdtemp()
+            )
+            videos, source = DavisDataset(root), f"synthetic videos ({root})"
+        label = f"mobilenetv2, output stride {args.output_stride}"
+
+        def make_stream(batch_size, seed):
+            return mix_streams(make_frame_pair_dataset(videos, tuple(args.size), batch_size, seed=seed))
+
+        def training_stream(strategy=None):
+            if strategy is None:
+                return make_stream(args.batch_size, 0)
+            return distribute_training_stream(strategy, make_stream, args.batch_size, seed=0)
+
+    iterator = iter(training_stream())
     for _ in range(3):
         next(iterator)
     start = time.perf_counter()
@@ -96,20 +125,24 @@ def main(argv=None):
 
     keras.config.set_dtype_policy(args.dtype_policy)
     with strategy.scope():
-        trainer = COSNetTrainer.from_preset(
-            "mobilenetv2", backbone_config={"output_stride": args.output_stride}
-        )
-        trainer.compile(
-            optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), jit_compile=args.jit_compile
-        )
-    stream = distribute_training_stream(strategy, make_stream, args.batch_size, seed=0)
+        if args.config:
+            trainer = build_trainer(config)  # compiled with the config's optimizer
+            trainer.jit_compile = args.jit_compile  # read when the step is traced, at the first fit
+        else:
+            trainer = COSNetTrainer.from_preset(
+                "mobilenetv2", backbone_config={"output_stride": args.output_stride}
+            )
+            trainer.compile(
+                optimizer=keras.optimizers.SGD(1e-3, momentum=0.9, weight_decay=5e-4), jit_compile=args.jit_compile
+            )
+    stream = training_stream(strategy)
     trainer.fit(stream, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
     start = time.perf_counter()
     trainer.fit(stream, steps_per_epoch=args.steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
     training = args.steps * args.batch_size / seconds
 
-    print(f"data: {source}; mobilenetv2, output stride {args.output_stride}, "
+    print(f"data: {source}; {label}, "
           f"{args.size[0]}x{args.size[1]}, batch {args.batch_size} pairs, {os.cpu_count()} CPUs, "
           f"dtype policy {args.dtype_policy}, jit_compile {args.jit_compile}, "
           f"{strategy.num_replicas_in_sync} replica(s)")
