@@ -498,3 +498,39 @@ def test_initial_weights_may_add_the_recurrence_gate(tmp_path):
     second.to_inference_model().save(path)
     with pytest.raises(ValueError, match="another network.*weights there"):
         build_trainer(dataclasses.replace(config, initial_weights=path))
+
+
+def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_path):
+    """dtype_policy = "mixed_bfloat16": bf16 compute and float32 weights while training; the
+    inference model (what final.keras holds) computes in float32, and the global policy is left
+    as it was."""
+    from cosnet_tf.models import COSNet
+    from cosnet_tf.training.run import build_datasets, build_trainer
+
+    davis, _, _ = synthetic
+    config = TrainConfig(davis_root=str(davis), model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE),
+                         image_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
+                         learning_rate=1e-3, dtype_policy="mixed_bfloat16")
+    trainer = build_trainer(config)
+    assert keras.config.dtype_policy().name == "float32"
+    assert trainer.backbone.compute_dtype == "bfloat16" and trainer.head_a.compute_dtype == "bfloat16"
+    assert {w.dtype for w in trainer.weights} == {"float32"}
+    before = [w.numpy().copy() for w in trainer.trainable_weights]
+    history = trainer.fit(build_datasets(config)[0], steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(before, trainer.trainable_weights))
+
+    model = trainer.to_inference_model()
+    path = str(tmp_path / "bf16.keras")
+    model.save(path)
+    loaded = COSNet.from_preset(path)
+    for network in (model, loaded):
+        assert network.compute_dtype == "float32"
+        assert network.backbone.compute_dtype == "float32" and network.head_a.compute_dtype == "float32"
+    frames = np.random.default_rng(0).uniform(0, 255, (2, 48, 64, 3)).astype("float32")
+    out = loaded.segment(loaded.encode(frames[:1]), loaded.encode(frames[1:])[None], output_size=(48, 64))
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_allclose(np.asarray(out), np.asarray(
+        model.segment(model.encode(frames[:1]), model.encode(frames[1:])[None], output_size=(48, 64))), atol=1e-6)
+    with pytest.raises(ValueError, match="dtype_policy must be one of"):
+        dataclasses.replace(config, dtype_policy="mixed_float16")

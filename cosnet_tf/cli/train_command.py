@@ -1,7 +1,7 @@
 """`cosnet train`: train COSNet with model.fit from a config file and/or flags."""
 import json
 
-from cosnet_tf.training.run_config import TrainConfig, read_config_file, with_model_section
+from cosnet_tf.training.run_config import DTYPE_POLICIES, TrainConfig, read_config_file, with_model_section
 
 # flag name -> setting of the [model] section (COSNet.from_preset's arguments)
 _MODEL_FLAGS = {
@@ -55,6 +55,10 @@ _FLAGS = {
     "synchronized_batch_norm": dict(
         **_BOOLEAN,
         help="the heads' batch norms over the global batch of all replicas",
+    ),
+    "dtype_policy": dict(
+        choices=DTYPE_POLICIES,
+        help="the training network's Keras dtype policy (saved models compute in float32)",
     ),
     "verbose": dict(type=int, help="0 silent, 1 progress bar, 2 one line per epoch"),
 }

@@ -136,9 +136,13 @@ class COSNetTrainer(COSNet):
         return trainer
 
     def to_inference_model(self):
-        """A plain `COSNet` with this trainer's weights (what gets shipped)."""
-        config = COSNet.get_config(self)
-        model = COSNet.from_config(config)
+        """A plain `COSNet` with this trainer's weights (what gets shipped), computing in float32
+        whatever dtype policy the trainer trained under."""
+        from cosnet_tf.utils.dtype_policy import global_dtype_policy
+
+        config = dict(COSNet.get_config(self), dtype="float32")
+        with global_dtype_policy("float32"):
+            model = COSNet.from_config(config)
         model.backbone.trainable = True  # frozen for this training only
         model.set_weights(self.get_weights())
         return model

@@ -19,6 +19,7 @@ from cosnet_tf.training.distribution import distribute_training_stream, make_str
 from cosnet_tf.training.partwise_adamw import PartwiseAdamW
 from cosnet_tf.training.streams import mix_streams
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
+from cosnet_tf.utils.dtype_policy import global_dtype_policy
 
 
 def build_datasets(config, epoch_offset=0, strategy=None):
@@ -65,19 +66,23 @@ def build_datasets(config, epoch_offset=0, strategy=None):
 
 def build_trainer(config):
     model = dict(config.model)  # [model], unchanged: COSNet.from_preset's own arguments
-    trainer = COSNetTrainer.from_preset(
-        model.pop("preset"),
-        head_lr_multiplier=config.head_lr_multiplier,
-        summary_dropout=config.summary_dropout,
-        class_balance=config.class_balance,
-        dice_weight=config.dice_weight,
-        freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
-        freeze_backbone=config.freeze_backbone,
-        synchronized_batch_norm=config.synchronized_batch_norm,
-        inference_size=config.image_size,
-        inference_short_side=config.inference_short_side,
-        **model,
-    )
+    # Layers take the global policy when they are built: it is set for the construction only.
+    # The inference models that `to_inference_model` builds (final.keras, best.keras) compute
+    # in float32 from the same float32 weights.
+    with global_dtype_policy(config.dtype_policy):
+        trainer = COSNetTrainer.from_preset(
+            model.pop("preset"),
+            head_lr_multiplier=config.head_lr_multiplier,
+            summary_dropout=config.summary_dropout,
+            class_balance=config.class_balance,
+            dice_weight=config.dice_weight,
+            freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
+            freeze_backbone=config.freeze_backbone,
+            synchronized_batch_norm=config.synchronized_batch_norm,
+            inference_size=config.image_size,
+            inference_short_side=config.inference_short_side,
+            **model,
+        )
     if config.initial_weights:
         load_initial_weights(trainer, config.initial_weights)
     schedule = keras.optimizers.schedules.PolynomialDecay(
