@@ -57,10 +57,11 @@ def merge_settings(base, values):
     return merged
 
 
-# Settings of the model that older configs gave at the top level; `with_model_section` moves
-# them into [model] when a file is read, so those files keep working unchanged.
 # mixed_float16 is left out: the train step has no loss scaling, which float16 gradients need.
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+
+# Settings of the model that older configs gave at the top level; `with_model_section` moves
+# them into [model] when a file is read, so those files keep working unchanged.
 LEGACY_MODEL_KEYS = ("preset", "coattention", "coattention_config", "backbone_weights", "backbone_config")
 
 
