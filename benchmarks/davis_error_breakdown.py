@@ -52,10 +52,11 @@ def frame_breakdown(prediction, ground_truth):
 def sequence_breakdown(gt_dir, pred_dir):
     """The scored frames' breakdowns of one sequence (first and last frames left out)."""
     from cosnet_tf.evaluation._protocol_utils import read_prediction
-    from cosnet_tf.evaluation.mask_io import list_mask_frames, read_mask
+    from cosnet_tf.evaluation.davis2016 import scored_frames
+    from cosnet_tf.evaluation.mask_io import read_mask
 
     rows = []
-    for stem, gt_path in list_mask_frames(gt_dir)[1:-1]:
+    for stem, gt_path in scored_frames(Path(gt_dir).name, gt_dir):
         ground_truth = read_mask(gt_path, threshold=0)
         prediction = read_prediction(Path(pred_dir) / f"{stem}.png", ground_truth, gt_path)
         rows.append(frame_breakdown(prediction, ground_truth))

@@ -77,15 +77,25 @@ def davis_annotation_dir(gt_root) -> Path:
     )
 
 
-def _evaluate_sequence(task) -> dict:
-    name, gt_dir, pred_dir, measures, bound_th = task
+def scored_frames(name, gt_dir) -> list[tuple[str, Path]]:
+    """The frames of sequence `name` that the DAVIS-2016 protocol scores, ``(stem, ground-truth
+    path)``: every annotated frame but the first and the last.
+
+    Raises:
+        ValueError: fewer than 3 annotated frames (the message names the sequence and folder).
+    """
     frames = list_mask_frames(gt_dir)
     if len(frames) < 3:
         raise ValueError(
             f"sequence {name!r} has {len(frames)} annotated frame(s) in {gt_dir}; the DAVIS-2016"
             " protocol needs at least 3 (the first and the last are not scored)"
         )
-    return score_frames(frames[1:-1], Path(pred_dir), measures, bound_th)
+    return frames[1:-1]
+
+
+def _evaluate_sequence(task) -> dict:
+    name, gt_dir, pred_dir, measures, bound_th = task
+    return score_frames(scored_frames(name, gt_dir), Path(pred_dir), measures, bound_th)
 
 
 def _sequence_values(scores: dict, measures: Sequence[str]) -> dict[str, float]:
