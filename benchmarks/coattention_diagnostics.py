@@ -13,6 +13,13 @@ Prints, for MODEL on pairs of frames (query, reference) of the sequences given:
     comparison with other frames can only reject a stray that the gate finds less
     recurrent than the object) and on the rest of the background, with the strays'
     share of the positions and the share of pairs that have any;
+  * motion against the background, read from the attention (not used by the model): each
+    query position's displacement to where it attends in the reference (the attention-weighted
+    mean position, and the arg max), less the median displacement of all positions (the
+    camera's), in feature cells; its mean on object, strays and other background, and how
+    often an object position moves more than a stray of the same pair (AUC over pairs with
+    strays; 0.5 is no separation). A cue that could reject strays that recur as much as the
+    object, if the object moves against the background and they do not;
   * scales: mean norm of the summary Z, of the gated summary, of the features V;
   * weights: W's spread and distance from its identity start, the learned
     temperature of a cosine affinity, and the heads' weight norms on the summary
@@ -27,6 +34,8 @@ import json
 import os
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -35,9 +44,41 @@ def _kernel_of(layer):
     return getattr(layer, "kernel", None)
 
 
+def _grid(height, width):
+    """Centres of a height x width grid of cells, [height*width, 2] (row, column) in cells."""
+    rows, columns = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
+    return np.stack([rows.reshape(-1), columns.reshape(-1)], axis=-1)
+
+
+def relative_motion(attention, query_shape, reference_shape, background=None):
+    """Per query position, |displacement to where it attends - the median displacement|, in cells.
+
+    Returns (soft, hard): the attention-weighted mean position, and the most attended one.
+    Reference positions are mapped to the query's grid, so frames of different sizes compare.
+    The median (the camera's motion) is over the query positions where `background` (a boolean
+    [h*w]) is True, or over all of them when it is None or marks fewer than 8.
+    """
+    scale = np.array(query_shape, dtype="float64") / np.array(reference_shape, dtype="float64")
+    reference = _grid(*reference_shape) * scale
+    query = _grid(*query_shape)
+    weights = attention / attention.sum(-1, keepdims=True)
+    out = []
+    for matched in (weights @ reference, reference[attention.argmax(-1)]):
+        displacement = matched - query
+        camera = displacement[background] if background is not None and background.sum() >= 8 else displacement
+        out.append(np.linalg.norm(displacement - np.median(camera, axis=0), axis=-1))
+    return tuple(out)
+
+
+def _auc(positive, negative):
+    """P(a positive value > a negative one), ties counted half: the separation of two samples."""
+    greater = (positive[:, None] > negative[None, :]).mean()
+    ties = (positive[:, None] == negative[None, :]).mean()
+    return float(greater + 0.5 * ties)
+
+
 def diagnose(model, pairs):
     """Measurements (a dict) of `model` on `pairs`: a list of (frame_a, frame_b, mask_a, mask_b)."""
-    import numpy as np
     import tensorflow as tf
     from keras import ops
 
@@ -62,6 +103,12 @@ def diagnose(model, pairs):
         obj_b = np.asarray(small[1, ..., 0]).reshape(-1) > 0.5
         stray_a = np.asarray(small[2, ..., 0]).reshape(-1) > 0.5
         entropy = -(attention * np.log(attention + 1e-12)).sum(-1)
+        motion = {}
+        for kind, values in zip(("soft", "hard"), relative_motion(attention, (h, w), tuple(vb.shape[1:3]))):
+            for region, where in (("object", obj_a), ("stray", stray_a), ("other_background", ~obj_a & ~stray_a)):
+                motion[f"motion_{kind}_{region}"] = float(values[where].mean()) if where.any() else np.nan
+            both = obj_a.any() and stray_a.any()
+            motion[f"motion_{kind}_object_over_stray_auc"] = _auc(values[obj_a], values[stray_a]) if both else np.nan
         similarity = {}
         for kind in ("raw", "centred"):
             fa, fb = np.asarray(va)[0].reshape(-1, c), np.asarray(vb)[0].reshape(-1, c)
@@ -92,6 +139,7 @@ def diagnose(model, pairs):
             gated_norm=float(np.linalg.norm(np.asarray(gated), axis=-1).mean()),
             feature_norm=float(np.linalg.norm(np.asarray(va), axis=-1).mean()),
             **similarity,
+            **motion,
         ))
     out = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
@@ -134,7 +182,6 @@ def diagnose(model, pairs):
 
 def load_pairs(root, sequences, size, count, gap):
     """`count` (frame_a, frame_b, mask_a, mask_b) pairs `gap` frames apart, resized to `size`."""
-    import numpy as np
     from PIL import Image
 
     from cosnet_tf.data import DavisDataset
