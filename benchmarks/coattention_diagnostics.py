@@ -186,7 +186,7 @@ def load_pairs(root, sequences, size, count, gap):
 
     from cosnet_tf.data import DavisDataset
 
-    dataset = DavisDataset(root, sequences=sequences) if sequences else DavisDataset(root)
+    dataset = DavisDataset(root, sequences=sequences)  # None: every sequence
     pairs = []
     for sequence in dataset:
         for start in range(0, len(sequence) - gap, max(1, len(sequence) // 2)):

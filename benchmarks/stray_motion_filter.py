@@ -123,8 +123,7 @@ def main(argv=None):
         raise SystemExit(f"{args.model} has no co-attention to read motion from")
     gt_root = davis_annotation_dir(args.davis_root)
     per_sequence = {}
-    dataset = DavisDataset(args.davis_root, sequences=args.sequences) if args.sequences else DavisDataset(args.davis_root)
-    for sequence in dataset:
+    for sequence in DavisDataset(args.davis_root, sequences=args.sequences):  # None: every sequence
         pred_dir = Path(args.pred_dir) / sequence.name
         if not pred_dir.is_dir():
             raise SystemExit(f"no masks for sequence {sequence.name}: {pred_dir} is missing")
