@@ -62,9 +62,12 @@ def test_each_shipped_model_is_the_network_its_config_trains(model_path, config_
 def test_the_shipped_models_load_with_their_card_settings():
     default = cosnet_tf.load_model()
     assert default.coattention_variant == "vanilla" and default.coattention_config.get("cosine") is True
+    assert default.coattention_config.get("recurrence_gate") is True
     assert default.inference_short_side == 320
     twin = cosnet_tf.load_model(shipped.NO_COATTENTION_MODEL)
     assert twin.coattention is None and twin.inference_short_side == 320
+    for model in (default, twin):  # block 12 for the co-attention, block 2 for the decoder (the card)
+        assert (model.backbone.mid_level_block, model.backbone.low_level_block) == (12, 2)
     for path in shipped.SHIPPED_FILES:
         size = (REPO_ROOT / path).stat().st_size
         assert size < 25e6, f"{path} is {size / 1e6:.1f} MB"

@@ -7,8 +7,9 @@ import os
 
 #: The default model, relative to the repository root (or the working directory): the better
 #: on unseen video of the two models trained with the same two-stage recipe on DAVIS-2016 (its
-#: card compares them). It has co-attention (vanilla, centred-cosine affinity), and it is also
-#: what `cosnet explain` shows (saved_models/cosnet_mobilenetv2_davis.md).
+#: card compares them). It has co-attention (vanilla, centred-cosine affinity, the recurrence
+#: gate), block 12 beside the ASPP output and a stride-4 decoder, and it is also what
+#: `cosnet explain` shows (saved_models/cosnet_mobilenetv2_davis.md).
 SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
 #: The config that trains it, after its stage 1 (`mobilenetv2_davis_stage1.toml`):
 #: `cosnet train --config TRAINING_CONFIG`.
