@@ -534,3 +534,19 @@ def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_
         model.segment(model.encode(frames[:1]), model.encode(frames[1:])[None], output_size=(48, 64))), atol=1e-6)
     with pytest.raises(ValueError, match="dtype_policy must be one of"):
         dataclasses.replace(config, dtype_policy="mixed_float16")
+
+
+def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(synthetic):
+    """The symmetric co-attention adds Eq. 12's penalty with add_loss; under mixed_bfloat16 the
+    layer reads P in bf16, and the penalty must still reach the float32 loss (it once stopped
+    the first step with an AddV2 dtype error)."""
+    from cosnet_tf.training.run import build_datasets, build_trainer
+
+    davis, _, _ = synthetic
+    config = TrainConfig(davis_root=str(davis), model=dict(coattention="symmetric", backbone_config=TINY_BACKBONE),
+                         image_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
+                         learning_rate=1e-3, dtype_policy="mixed_bfloat16")
+    trainer = build_trainer(config)
+    history = trainer.fit(build_datasets(config)[0], steps_per_epoch=1, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert trainer.losses and all(keras.backend.standardize_dtype(l.dtype) == "float32" for l in trainer.losses)

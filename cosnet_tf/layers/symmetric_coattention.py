@@ -70,7 +70,10 @@ class SymmetricCoAttention(CoAttention):
 
     def _add_penalty(self):
         if self.orthogonality_weight > 0:
-            self.add_loss(orthogonality_penalty(self.projection, self.orthogonality_weight))
+            # In float32 whatever the compute dtype: under a mixed policy the layer reads P in
+            # bf16, and a bf16 loss cannot be added to the float32 training loss.
+            projection = ops.cast(self.projection, "float32")
+            self.add_loss(orthogonality_penalty(projection, self.orthogonality_weight))
 
     def call(self, v_a, v_b):
         self._add_penalty()

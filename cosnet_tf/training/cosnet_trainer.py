@@ -228,7 +228,9 @@ class COSNetTrainer(COSNet):
             pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
                 y["mask_b"], out["pred_b"]
             )
-            regularization = ops.sum(ops.stack(self.losses)) if self.losses else ops.zeros(())
+            # Each in float32: a layer's add_loss may come in its (bf16) compute dtype.
+            regularization = (ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
+                              if self.losses else ops.zeros(()))
             loss = pair_loss + regularization
             share = _per_replica_share(loss)
         grads = tape.gradient(share, variables)
