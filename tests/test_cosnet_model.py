@@ -205,3 +205,49 @@ def test_presets_and_overrides():
         COSNet.from_preset("vgg16")
     with pytest.raises(FileNotFoundError, match="nowhere.keras"):
         COSNet.from_preset("nowhere.keras")
+
+
+def test_reference_consensus_is_an_attended_side_output_channel_beside_the_summary(tmp_path):
+    """reference_consensus: the heads read X = [Z, consensus, V]; the consensus is the mean over the
+    N references of the attended side output (2 s - 1), 0 at N = 0, and its input starts at zero."""
+    model = tiny_cosnet("vanilla", summary_weights=False, reference_consensus=True,
+                        coattention_config={"cosine": True, "recurrence_gate": True})
+    c = model.attention_channels
+    assert model.summary_channels == c + 1
+    for head in (model.head_a, model.head_b):
+        kernel = head.convs[0].kernel.numpy()
+        assert kernel.shape[2] == 2 * c + 1 and not kernel[:, :, : c + 1].any() and kernel[:, :, c + 1 :].any()
+    from tests.conftest import give_summary_weights
+
+    give_summary_weights(model)
+    frames = random_frames(3, 64, 64, 40)
+    features = model.encode(frames)
+    q, r = features[:1], features[None, 1:]
+    zero = model.head_a(np.concatenate([np.zeros((1, 4, 4, c + 1), "float32"), q], axis=-1), output_size=(64, 64))
+    np.testing.assert_allclose(model.segment(q, None, output_size=(64, 64)), zero, atol=1e-6)
+    summaries, consensus = [], []
+    for i in range(2):
+        scores = model.reference_scores(r[:, i])
+        z, agreement = model.coattention.summarize_query(q, r[:, i], scores)
+        summaries.append(model.gate(z))
+        consensus.append(agreement)
+    x = np.concatenate([np.mean(summaries, axis=0), np.mean(consensus, axis=0), q], axis=-1)
+    expected = model.head_a(x, output_size=(64, 64))
+    attention = model.segment(q, r, output_size=(64, 64))
+    np.testing.assert_allclose(attention, expected, atol=1e-6)
+    assert np.abs(np.asarray(attention) - np.asarray(zero)).max() > 1e-4, "the references must matter"
+    # Prediction fusion: the mean of the Siamese predictions, which compute the consensus both ways.
+    pairwise = np.mean([model({"frame_a": frames[:1], "frame_b": frames[i : i + 1]})["pred_a"] for i in (1, 2)], 0)
+    np.testing.assert_allclose(model.segment(q, r, output_size=(64, 64), fusion="prediction"), pairwise,
+                               atol=REORDERED_FLOAT32_ATOL)
+    # The consensus trains the attention, not the side output it reads.
+    masks = (np.random.default_rng(0).uniform(size=(1, 64, 64, 1)) > 0.6).astype("float32")
+    with tf.GradientTape() as tape:
+        out = model({"frame_a": frames[:1], "frame_b": frames[1:2]}, training=True)
+        loss = WeightedBinaryCrossentropy()(masks, out["pred_a"])
+    grads = tape.gradient(loss, [model.coattention.log_temperature, model.saliency_head.classifier.kernel])
+    assert grads[0] is not None and abs(float(grads[0])) > 0 and grads[1] is None
+    restored = _assert_round_trip(model, tmp_path / "consensus.keras", frames[:2])
+    assert restored.reference_consensus
+    with pytest.raises(ValueError, match="reference_consensus"):
+        COSNet(tiny_backbone(), coattention=None, reference_consensus=True)
