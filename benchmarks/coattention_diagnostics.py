@@ -123,12 +123,6 @@ def diagnose(model, pairs):
         z = model.coattention.summarize_query(va, vb)
         gated, confidence = model.gate(z, return_confidence=True)
         confidence = np.asarray(confidence)[0, ..., 0].reshape(-1)
-        consensus = {}
-        if getattr(model, "reference_consensus", False):  # what the consensus channel tells the head
-            _, agreement = model.coattention.summarize_query(va, vb, model.reference_scores(vb))
-            agreement = np.asarray(agreement).reshape(-1)
-            for region, where in (("object", obj_a), ("stray", stray_a), ("other_background", ~obj_a & ~stray_a)):
-                consensus[f"consensus_{region}"] = float(agreement[where].mean()) if where.any() else np.nan
         rows.append(dict(
             entropy=float(entropy.mean()),
             max_entropy=float(np.log(attention.shape[1])),
@@ -146,7 +140,6 @@ def diagnose(model, pairs):
             feature_norm=float(np.linalg.norm(np.asarray(va), axis=-1).mean()),
             **similarity,
             **motion,
-            **consensus,
         ))
     out = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
@@ -159,11 +152,8 @@ def diagnose(model, pairs):
         out["temperature"] = float(model.coattention.temperature)
     first = model.head_a.convs[0] if model.head_a.convs else model.head_a.classifier
     head_kernel = first.kernel.numpy()
-    summary_channels = getattr(model, "summary_channels", c)  # Z, and the consensus channel if any
     out["head_summary_weight"] = float(np.abs(head_kernel[:, :, :c]).mean())
-    out["head_feature_weight"] = float(np.abs(head_kernel[:, :, summary_channels:]).mean())
-    if summary_channels > c:
-        out["head_consensus_weight"] = float(np.abs(head_kernel[:, :, c]).mean())
+    out["head_feature_weight"] = float(np.abs(head_kernel[:, :, c:]).mean())
 
     loss_fn = WeightedBinaryCrossentropy()
     frame_a = np.stack([p[0] for p in pairs]).astype("float32")
@@ -186,7 +176,7 @@ def diagnose(model, pairs):
     out["grad_gate"] = norm(variables["gate"])
     head_grad = grads[id(first.kernel)]
     out["grad_head_summary"] = float(np.linalg.norm(np.asarray(head_grad)[:, :, :c]))
-    out["grad_head_feature"] = float(np.linalg.norm(np.asarray(head_grad)[:, :, summary_channels:]))
+    out["grad_head_feature"] = float(np.linalg.norm(np.asarray(head_grad)[:, :, c:]))
     return out
 
 

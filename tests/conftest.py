@@ -55,7 +55,7 @@ def give_summary_weights(model, seed=5, scale=0.1):
     until training moves them); tests of Eq. 13 and of fusion need the summary
     to matter.
     """
-    channels = model.summary_channels  # Z, and the consensus channel with reference_consensus
+    channels = model.attention_channels
     for head in (model.head_a, model.head_b):
         layer = head.convs[0] if head.convs else head.classifier
         kernel = layer.kernel.numpy()

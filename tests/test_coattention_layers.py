@@ -288,28 +288,3 @@ def test_recurrence_gate_scales_each_summary_by_how_well_its_position_recurs():
         VanillaCoAttention(recurrence_gate=True)
     with pytest.raises(ValueError, match="sharpness"):
         VanillaCoAttention(cosine=True, recurrence_gate=True, initial_recurrence_sharpness=0.0)
-
-
-def test_consensus_is_the_attention_weighted_score_of_the_other_frame():
-    """`scores`: the attended consensus sum_j S(i, j) (2 s(j) - 1) from the softmax of Eq. 6, both
-    ways in `call`, and not scaled by the recurrence gate (which scales the summaries only)."""
-    rng = np.random.default_rng(3)
-    v_a = rng.normal(0, 1, (2, 3, 4, 16)).astype("float32")
-    v_b = rng.normal(0, 1, (2, 2, 5, 16)).astype("float32")
-    s_a = rng.uniform(0, 1, (2, 3, 4, 1)).astype("float32")
-    s_b = rng.uniform(0, 1, (2, 2, 5, 1)).astype("float32")
-    layer = VanillaCoAttention(cosine=True, recurrence_gate=True)
-    z_a, z_b, c_a, c_b = layer(v_a, v_b, scores=(s_a, s_b))
-    np.testing.assert_allclose(z_a, layer(v_a, v_b)[0], rtol=1e-5, atol=1e-6)
-    logits = np.asarray(layer.attention_logits(v_a, v_b))  # [2, 12, 10]
-    expected_a = softmax(logits, -1) @ (2 * s_b.reshape(2, 10, 1) - 1)
-    expected_b = softmax(np.swapaxes(logits, 1, 2), -1) @ (2 * s_a.reshape(2, 12, 1) - 1)
-    np.testing.assert_allclose(np.asarray(c_a).reshape(2, 12, 1), expected_a, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(c_b).reshape(2, 10, 1), expected_b, rtol=1e-5, atol=1e-6)
-    assert c_a.shape == (2, 3, 4, 1) and c_b.shape == (2, 2, 5, 1)
-    z_query, c_query = layer.summarize_query(v_a, v_b, s_b)
-    np.testing.assert_allclose(z_query, z_a, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(c_query, c_a, rtol=1e-5, atol=1e-6)
-    # A reference judged all foreground gives +1 everywhere, all background -1.
-    np.testing.assert_allclose(layer.summarize_query(v_a, v_b, np.ones_like(s_b))[1], 1.0, rtol=1e-5)
-    np.testing.assert_allclose(layer.summarize_query(v_a, v_b, np.zeros_like(s_b))[1], -1.0, rtol=1e-5)

@@ -195,30 +195,6 @@ def test_segment_with_n_known_only_at_run_time_equals_the_static_n(exported, fus
     assert dynamic.experimental_get_tracing_count() == 1  # N = 0..7 all ran through one graph
 
 
-def test_a_reference_consensus_model_exports_and_serves_as_in_keras(tmp_path):
-    """reference_consensus adds a channel inside `segment`: the signatures are unchanged and give
-    Keras's result at N = 0 and N = 3 (N known only at run time in the SavedModel)."""
-    import keras
-
-    from tests.conftest import give_summary_weights
-
-    keras.utils.set_random_seed(99)
-    model = give_summary_weights(tiny_cosnet(summary_weights=False, inference_size=INFERENCE_SIZE,
-                                             reference_consensus=True, coattention_config={"cosine": True}))
-    keras_path = tmp_path / "consensus.keras"
-    model.save(keras_path)
-    assert main(["export", "--model", str(keras_path), "--out", str(tmp_path / "served" / "1")]) == 0
-    signature = tf.saved_model.load(str(tmp_path / "served" / "1")).signatures["serving_default"]
-    query = uint8_frames(1, 48, 56, seed=6)[0]
-    references = uint8_frames(3, 48, 56, seed=7)
-    results = []
-    for sent in (references, np.zeros((0, 1, 1, 3), np.uint8)):
-        out = signature(query=tf.constant(query), references=tf.constant(sent))["probabilities"].numpy()
-        np.testing.assert_allclose(out, keras_segment(model, query, sent), atol=ATOL)
-        results.append(out)
-    assert np.abs(results[0] - results[1]).max() > 1e-4, "the references must change the result"
-
-
 def test_export_refuses_to_overwrite_and_checks_layout(exported, tmp_path):
     model, model_dir, _ = exported
     with pytest.raises(ValueError, match="already exists"):

@@ -550,25 +550,3 @@ def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(sy
     history = trainer.fit(build_datasets(config)[0], steps_per_epoch=1, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert trainer.losses and all(keras.backend.standardize_dtype(l.dtype) == "float32" for l in trainer.losses)
-
-
-def test_reference_consensus_trains_the_side_output_on_video_pairs(synthetic):
-    """With reference_consensus the side output is what the consensus reads, so video steps train it
-    on the pairs' masks; without, a video step leaves it alone."""
-    from cosnet_tf.training.run import build_datasets, build_trainer
-
-    davis, _, _ = synthetic
-    changed = {}
-    for consensus in (True, False):
-        config = TrainConfig(davis_root=str(davis), image_size=(48, 64), batch_size=2, image_steps=0,
-                             optimizer="adamw", learning_rate=1e-3,
-                             model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE,
-                                        coattention_config={"cosine": True}, reference_consensus=consensus))
-        trainer = build_trainer(config)
-        assert trainer.reference_consensus is consensus
-        before = trainer.saliency_head.classifier.kernel.numpy().copy()
-        history = trainer.fit(build_datasets(config)[0], steps_per_epoch=2, epochs=1, verbose=0)
-        assert np.isfinite(history.history["loss"]).all()
-        changed[consensus] = not np.array_equal(before, trainer.saliency_head.classifier.kernel.numpy())
-        assert trainer.to_inference_model().reference_consensus is consensus
-    assert changed == {True: True, False: False}

@@ -36,11 +36,6 @@ class CoAttention(keras.layers.Layer):
     `summarize_query(v_a, v_b)` computes only `Z_a`, which is all a query frame
     needs at test time (Eq. 13) and saves half of the softmax and summary work.
 
-    Given score maps in [0, 1] of the frames (`call(v_a, v_b, scores=(s_a, s_b))`,
-    `summarize_query(v_a, v_b, scores_b)`), both also return each position's
-    consensus `sum_j S(i, j) (2 s(j) - 1)` of the other frame's scores, from the
-    same softmax (COSNet's `reference_consensus`; not in the paper).
-
     Args:
         cosine: compute the affinity on normalised features and multiply it
             by a learned scale (`temperature`), instead of on the raw
@@ -185,24 +180,16 @@ class CoAttention(keras.layers.Layer):
         null = ops.ones_like(logits[..., :1]) * (self.temperature * self.match_threshold)
         return ops.softmax(ops.concatenate([logits, null], axis=-1), axis=-1)[..., :-1]
 
-    def _summarize(self, logits, values, scores=None):
-        """Eq. 7 for the rows of `logits`: the summary, scaled by `recurrence_gate` if on.
-
-        With `scores` ([B, positions of the other frame, 1], values in [0, 1]), also their
-        consensus: `sum_j S(i, j) (2 s(j) - 1)`, in [-1, 1], from the same softmax (0 where the
-        attention sees no evidence: the "no match" share counts for nothing). Not scaled by the
-        recurrence gate. Returns `summary` or `(summary, consensus)`.
-        """
+    def _summarize(self, logits, values):
+        """Eq. 7 for the rows of `logits`: the summary, scaled by `recurrence_gate` if on."""
         attention = self._softmax(logits)
         summary = ops.matmul(attention, values)
-        if self.recurrence_gate:
-            # r(i): the attention-weighted cosine similarity; the logits are temperature * cosine.
-            recurrence = ops.sum(attention * logits, axis=-1, keepdims=True) / self.temperature
-            sharpness = ops.exp(self.log_recurrence_sharpness)
-            summary = summary * ops.sigmoid(sharpness * (recurrence - self.recurrence_threshold))
-        if scores is None:
+        if not self.recurrence_gate:
             return summary
-        return summary, ops.matmul(attention, 2.0 * ops.cast(scores, attention.dtype) - 1.0)
+        # r(i): the attention-weighted cosine similarity; the logits are temperature * cosine.
+        recurrence = ops.sum(attention * logits, axis=-1, keepdims=True) / self.temperature
+        sharpness = ops.exp(self.log_recurrence_sharpness)
+        return summary * ops.sigmoid(sharpness * (recurrence - self.recurrence_threshold))
 
     def attention(self, v_a, v_b):
         """S^c of Eq. 6: [B, H_a*W_a, H_b*W_b]; each row a distribution over b's positions
@@ -212,37 +199,24 @@ class CoAttention(keras.layers.Layer):
             self.build(v_a.shape, v_b.shape)
         return self._softmax(self.attention_logits(v_a, v_b))
 
-    def call(self, v_a, v_b, scores=None):
-        """`(z_a, z_b)`; with `scores = (s_a, s_b)` ([B, h, w, 1] maps in [0, 1] of each frame),
-        `(z_a, z_b, c_a, c_b)`, `c_a` being the consensus of b's scores where each position of
-        a attends (`_summarize`)."""
+    def call(self, v_a, v_b):
         self._check_shapes(v_a.shape, v_b.shape)
         a = self.attention_logits(v_a, v_b)
         flat_a = _flatten_positions(v_a)
         flat_b = _flatten_positions(v_b)
         # Eq. 6-7: S^c normalises over b's positions for each position of a,
         # S^r over a's positions for each position of b.
-        if scores is None:
-            z_a = self._summarize(a, flat_b)
-            z_b = self._summarize(ops.transpose(a, (0, 2, 1)), flat_a)
-            return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b))
-        s_a, s_b = scores
-        z_a, c_a = self._summarize(a, flat_b, _flatten_positions(s_b))
-        z_b, c_b = self._summarize(ops.transpose(a, (0, 2, 1)), flat_a, _flatten_positions(s_a))
-        return (ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b)),
-                ops.reshape(c_a, ops.shape(s_a)), ops.reshape(c_b, ops.shape(s_b)))
+        z_a = self._summarize(a, flat_b)
+        z_b = self._summarize(ops.transpose(a, (0, 2, 1)), flat_a)
+        return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b))
 
-    def summarize_query(self, v_a, v_b, scores_b=None):
-        """Only `Z_a` (Eq. 7) for query features `v_a` and reference `v_b`; with the
-        reference's score map `scores_b` ([B, h', w', 1]), `(Z_a, consensus_a)`."""
+    def summarize_query(self, v_a, v_b):
+        """Only `Z_a` (Eq. 7) for query features `v_a` and reference `v_b`."""
         self._check_shapes(v_a.shape, v_b.shape)
         if not self.built:
             self.build(v_a.shape, v_b.shape)
-        logits = self.attention_logits(v_a, v_b)
-        if scores_b is None:
-            return ops.reshape(self._summarize(logits, _flatten_positions(v_b)), ops.shape(v_a))
-        z_a, consensus = self._summarize(logits, _flatten_positions(v_b), _flatten_positions(scores_b))
-        return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(consensus, ops.shape(v_a)[:-1] + (1,))
+        z_a = self._summarize(self.attention_logits(v_a, v_b), _flatten_positions(v_b))
+        return ops.reshape(z_a, ops.shape(v_a))
 
     def compute_output_shape(self, v_a_shape, v_b_shape):
         return tuple(v_a_shape), tuple(v_b_shape)

@@ -110,17 +110,6 @@ class COSNet(keras.Model):
             (both sides multiples of the output stride; see
             `cosnet_tf.inference.input_size`). Takes precedence over
             `inference_size`.
-        reference_consensus: hand the heads one more channel beside the
-            summary: how foreground the places a query position attends to
-            are in the reference, `sum_j S(i, j) (2 s(j) - 1)` with S the
-            softmax of Eq. 6 and s the reference's saliency side output
-            (`reference_scores`), averaged over the N references as the
-            summaries are (Eq. 13); 0 at N = 0. The summary tells the head
-            that a position recurs, which on DAVIS is as true of a parked car
-            as of the moving object; this tells it whether what it matches
-            was judged foreground in the other frames. Not in the paper
-            (docs/coattention.md, stop 27). Needs a co-attention; the
-            trainer then also trains the side output on video pairs.
 
     Example:
 
@@ -153,7 +142,6 @@ class COSNet(keras.Model):
         synchronized_batch_norm=False,
         inference_size=None,
         inference_short_side=None,
-        reference_consensus=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -162,9 +150,6 @@ class COSNet(keras.Model):
                 f"Unknown co-attention variant {coattention!r}; expected one of "
                 f"{sorted(COATTENTION_VARIANTS)} or None."
             )
-        if reference_consensus and coattention is None:
-            raise ValueError("`reference_consensus` needs a co-attention (it reads its attention).")
-        self.reference_consensus = bool(reference_consensus)
         channels = backbone.output.shape[-1] if hasattr(backbone, "output") else None
         if channels is None:
             raise ValueError("The backbone must be a built Keras model with a known channel count.")
@@ -230,7 +215,7 @@ class COSNet(keras.Model):
         c = self.attention_channels
         features = (None, None, None, c)
         self.saliency_head.build(features)
-        head_in = (None, None, None, c if self.coattention is None else self.summary_channels + c)
+        head_in = (None, None, None, c if self.coattention is None else 2 * c)
         low_level = (None, None, None, self.low_level_channels) if self.low_level_channels else None
         self.head_a.build(head_in, low_level)
         self.head_b.build(head_in, low_level)
@@ -238,14 +223,8 @@ class COSNet(keras.Model):
             self.coattention.build(features, features)
             self.gate.build(features)
             for head in (self.head_a, self.head_b):
-                _zero_summary_inputs(head, self.summary_channels)
+                _zero_summary_inputs(head, c)
         self.built = True
-
-    @property
-    def summary_channels(self):
-        """Channels of what the heads read beside V: the gated summary Z, and the consensus
-        channel with `reference_consensus` (X = [Z, consensus, V])."""
-        return self.attention_channels + int(self.reference_consensus)
 
     # ------------------------------------------------------------------ parts
     def encode(self, frames, training=False):
@@ -272,12 +251,6 @@ class COSNet(keras.Model):
         features = self.attention_features(features)
         return self.saliency_head(features, output_size=output_size, training=training)
 
-    def reference_scores(self, attended):
-        """The side output's probabilities [B, h, w, 1] at the feature resolution, from attention
-        features (`attention_features`), as `reference_consensus` reads them: a constant to the
-        attention, so its gradient trains the attention and not the side output."""
-        return ops.stop_gradient(self.saliency_head(attended, output_size=None, training=False))
-
     def _check_features(self, name, features, rank):
         if len(features.shape) != rank or features.shape[-1] != self.feature_channels:
             raise ValueError(
@@ -286,8 +259,7 @@ class COSNet(keras.Model):
             )
 
     def _predict(self, head, summary, features, output_size, training, return_logits):
-        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`;
-        `summary` has `summary_channels` channels."""
+        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`."""
         v = self.attention_features(features)
         x = v if self.coattention is None else ops.concatenate([summary, v], axis=-1)
         return head(
@@ -322,16 +294,10 @@ class COSNet(keras.Model):
         v_b = self.encode(frame_b, training=training)
         if self.coattention is None:
             z_a = z_b = None
-        elif self.reference_consensus:
-            attended_a, attended_b = self.attention_features(v_a), self.attention_features(v_b)
-            scores = (self.reference_scores(attended_a), self.reference_scores(attended_b))
-            z_a, z_b, c_a, c_b = self.coattention(attended_a, attended_b, scores=scores)
-            z_a = ops.concatenate([self.gate(z_a), ops.cast(c_a, z_a.dtype)], axis=-1)
-            z_b = ops.concatenate([self.gate(z_b), ops.cast(c_b, z_b.dtype)], axis=-1)
         else:
             z_a, z_b = self.coattention(self.attention_features(v_a), self.attention_features(v_b))
             z_a, z_b = self.gate(z_a), self.gate(z_b)
-        if z_a is not None and summary_keep is not None:
+            if summary_keep is not None:
                 keep = ops.reshape(ops.cast(summary_keep, z_a.dtype), (-1, 1, 1, 1))
                 z_a, z_b = z_a * keep, z_b * keep
         return {
@@ -408,8 +374,6 @@ class COSNet(keras.Model):
             return predict(None, return_logits)
         attended = self.attention_features(query)
         no_references = ops.zeros_like(attended)  # N = 0: a zero summary, the frame-by-frame baseline
-        if self.reference_consensus:  # and no consensus either
-            no_references = ops.concatenate([no_references, no_references[..., :1]], axis=-1)
         if reference_features is None:
             return predict(no_references, return_logits)
         references = ops.convert_to_tensor(reference_features, dtype=query.dtype)
@@ -423,13 +387,8 @@ class COSNet(keras.Model):
         def gated_summary(i):
             reference = attended_references[:, i]  # [B or 1, h', w', C]
             reference = ops.broadcast_to(reference, (batch,) + tuple(ops.shape(reference)[1:]))
-            if self.reference_consensus:
-                z, consensus = self.coattention.summarize_query(
-                    attended, reference, self.reference_scores(reference))
-                summary = ops.concatenate([self.gate(z), ops.cast(consensus, z.dtype)], axis=-1)
-            else:
-                summary = self.gate(self.coattention.summarize_query(attended, reference))
-            return ops.reshape(summary, ops.shape(no_references))  # keeps the loop's static shape
+            summary = self.gate(self.coattention.summarize_query(attended, reference))
+            return ops.reshape(summary, ops.shape(attended))  # keeps the loop's static shape
 
         if fusion == "attention":
             total = ops.fori_loop(0, n, lambda i, acc: acc + gated_summary(i), no_references)
@@ -461,7 +420,6 @@ class COSNet(keras.Model):
             synchronized_batch_norm=self.synchronized_batch_norm,
             inference_size=None if self.inference_size is None else list(self.inference_size),
             inference_short_side=self.inference_short_side,
-            reference_consensus=self.reference_consensus,
         )
         return config
 

@@ -228,11 +228,6 @@ class COSNetTrainer(COSNet):
             pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
                 y["mask_b"], out["pred_b"]
             )
-            if self.reference_consensus:
-                # The consensus reads the side output's judgement of each reference: it learns
-                # on the pairs' masks too (Eq. 11 on each frame alone).
-                pair_loss += self._pixel_loss(y["mask_a"], out["saliency_a"]) + self._pixel_loss(
-                    y["mask_b"], out["saliency_b"])
             # Each in float32: a layer's add_loss may come in its (bf16) compute dtype.
             regularization = (ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
                               if self.losses else ops.zeros(()))
@@ -244,7 +239,7 @@ class COSNetTrainer(COSNet):
         pairs = [
             (g * self.head_lr_multiplier if id(v) in head_ids else g, v)
             for g, v in zip(grads, variables)
-            if g is not None  # the saliency head has no part in a video step (but with reference_consensus)
+            if g is not None  # the saliency head has no part in a video step
         ]
         self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         iou = 0.5 * (binary_iou(y["mask_a"], out["pred_a"]) + binary_iou(y["mask_b"], out["pred_b"]))
