@@ -71,7 +71,8 @@ class SymmetricCoAttention(CoAttention):
     def _add_penalty(self):
         if self.orthogonality_weight > 0:
             # In float32 whatever the compute dtype: under a mixed policy the layer reads P in
-            # bf16, and a bf16 loss cannot be added to the float32 training loss.
+            # bf16, and a bf16 loss cannot be added to the float32 training loss. (P's values are
+            # then those rounded to bf16, close enough for a penalty weighted 1e-4.)
             projection = ops.cast(self.projection, "float32")
             self.add_loss(orthogonality_penalty(projection, self.orthogonality_weight))
 
