@@ -44,11 +44,7 @@ def run_export(args):
         model.inference_size = tuple(args.inference_size)
     path = export_saved_model(model, args.out, fusion=args.fusion, overwrite=args.overwrite)
     size = "any size" if model.inference_size is None else "x".join(map(str, model.inference_size))
-    motion = getattr(model, "motion_gap", None)
     print(
         f"wrote {path} (signatures serving_default, encode, segment_from_features; "
-        f"fusion={args.fusion}; frames resized to {size}"
-        + (f"; motion_gap={motion}: send each query's near frame last, cosnet predict --motion-gap {motion}"
-           if motion else "")
-        + ")"
+        f"fusion={args.fusion}; frames resized to {size})"
     )

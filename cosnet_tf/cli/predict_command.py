@@ -19,8 +19,6 @@ def add_predict_parser(sub):
     p.add_argument("--sampling", choices=("uniform", "random", "local"), default="uniform",
                    help="how references are chosen, as in cosnet segment (default uniform)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sampling random (default 0)")
-    p.add_argument("--motion-gap", type=int, default=None,
-                   help="the served model's motion_gap, if it has one (cosnet export prints it)")
     p.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
     p.add_argument("--version", type=int, help="model version (default: the latest)")
     p.add_argument("--batch-size", type=int, default=4, help="frames per encode request (default 4)")
@@ -43,7 +41,7 @@ def run_predict(args):
     def iter_probabilities(source):
         probabilities = iter_segment_video(client, source, num_references=args.refs,
                                            encode_batch_size=args.batch_size, sampling=args.sampling,
-                                           seed=args.seed, motion_gap=args.motion_gap)
+                                           seed=args.seed)
         for index, probability in enumerate(probabilities):
             yield index, probability, None
 

@@ -93,7 +93,6 @@ def make_frame_pair_dataset(
     shared_pair_colour: bool = True,
     paste_distractors: float = 0.0,
     distractor_scale: Sequence[float] = DEFAULT_DISTRACTOR_SCALE,
-    near_gap: Optional[int] = None,
 ) -> tf.data.Dataset:
     """Build the batched, prefetched ``tf.data`` pipeline of frame pairs.
 
@@ -123,11 +122,6 @@ def make_frame_pair_dataset(
             pairs it drew before; it needs two videos or more.
         distractor_scale: `(low, high)` size range of a pasted object
             (`DEFAULT_DISTRACTOR_SCALE`).
-        near_gap: if set, each element also holds ``frame_near_a``: the frame
-            ``near_gap`` frames after ``frame_a`` (before it when the video
-            ends sooner), with ``frame_a``'s geometry and colour, so that what
-            moves between them is the scene's motion, not the augmentation's
-            (`COSNet(motion_gap=...)`). Not pasted into.
 
     Returns:
         A finite dataset of one epoch (``num_frames // batch_size`` batches
@@ -185,13 +179,8 @@ def make_frame_pair_dataset(
                 frame, mask = with_distractor(frame, mask, start, length, distractor_seed)
             outputs["frame_" + suffix] = frame
             outputs["mask_" + suffix] = mask
-        frames = {"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]}
-        if near_gap:
-            offset = index_a - start
-            near = tf.where(offset + near_gap < length, index_a + near_gap, start + tf.maximum(offset - near_gap, 0))
-            frames["frame_near_a"], _ = _sampling.load_sample(
-                frame_paths[near], mask_paths[near], image_size, augmentation, seed_a, colour_seed)
-        return frames, {"mask_a": outputs["mask_a"], "mask_b": outputs["mask_b"]}
+        return ({"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]},
+                {"mask_a": outputs["mask_a"], "mask_b": outputs["mask_b"]})
 
     dataset = _sampling.shuffled_indices_with_seeds(num_frames, seed, shuffle)
     # deterministic=True keeps the output order independent of which parallel

@@ -22,10 +22,6 @@ signature                   inputs                                      outputs
 * N >= 0: with N = 0 (``references`` of shape [0, H', W', 3], e.g.
   [0, 1, 1, 3]) there is no co-attention: the frame-by-frame baseline.
   The references of one request share one size; the query's may differ.
-* A model with ``motion_gap`` (``COSNet``) reads the last reference as the
-  query's near frame (`video_reference_plan`, which `cosnet predict
-  --motion-gap` follows): its motion enters the head, and the other N - 1 the
-  co-attention. Send one query per ``segment_from_features`` request then.
 * B >= 1 in ``encode`` and ``segment_from_features`` (every query of a
   ``segment_from_features`` request is segmented against the same N
   references). Empty frames, batches or sizes are rejected in the graph

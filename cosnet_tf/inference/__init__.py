@@ -38,7 +38,6 @@ from cosnet_tf.inference.mask_writer import MaskWriter
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.reference_sampling import (
     SAMPLING_STRATEGIES,
-    near_frame_index,
     reference_schedule,
     select_reference_indices,
 )
@@ -63,7 +62,6 @@ __all__ = [
     "VideoSegmenter",
     "explain_frame",
     "open_frame_source",
-    "near_frame_index",
     "reference_schedule",
     "render_explanation_sheet",
     "select_reference_indices",

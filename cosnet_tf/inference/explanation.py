@@ -32,7 +32,7 @@ import numpy as np
 
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.input_size import resolve_input_size
-from cosnet_tf.inference.reference_sampling import near_frame_index, select_reference_indices
+from cosnet_tf.inference.reference_sampling import select_reference_indices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,9 +55,6 @@ class FrameExplanation:
             co-attention has a "no match" slot (`no_match=True`).
         no_match: float [P, N], the share of that slot (zeros without it).
         feature_size: (h, w) of the query's features.
-        motion: float [h, w], the query's motion against the background in
-            [0, 1] (`RelativeMotion`) from its near frame, for a model with
-            `motion_gap`; None otherwise.
     """
 
     frame_index: int
@@ -71,7 +68,6 @@ class FrameExplanation:
     attention: np.ndarray
     no_match: np.ndarray
     feature_size: tuple
-    motion: Optional[np.ndarray] = None
 
 
 def _resize(array, size, method="bilinear"):
@@ -134,21 +130,17 @@ def explain_frame(
     if not 0 <= frame_index < count:
         raise ValueError(f"frame {frame_index} is out of range: {source.name!r} has {count} frames.")
     references = select_reference_indices(count, frame_index, num_references, sampling, rng=seed)
-    # A motion model (`COSNet.motion_gap`) also reads its near frame, after the references.
-    gap = getattr(model, "motion_gap", None)
-    near = [near_frame_index(count, frame_index, gap)] if gap else []
-    by_index = source.read_frames([frame_index] + references + near)
-    frames = np.stack([by_index[i] for i in [frame_index] + references + near])
+    by_index = source.read_frames([frame_index] + references)
+    frames = np.stack([by_index[i] for i in [frame_index] + references])
     height, width = frames.shape[1:3]
     size = resolve_input_size(model, (height, width), input_size)
     x = frames.astype("float32")
     if size != (height, width):
         x = _resize(x, size)
     features = model.encode(x)
-    query, refs = features[:1], features[1 : 1 + len(references)]
+    query, refs = features[:1], features[1:]
     without = model.segment(query, None, output_size=size)
-    with_refs = model.segment(query, features[None, 1:], output_size=size)
-    motion = np.asarray(model.motion(query, features[-1:]))[0, ..., 0] if gap else None
+    with_refs = model.segment(query, refs[None], output_size=size)
     query, refs = model.attention_features(query), model.attention_features(refs)
     prob_without = _resize(without, (height, width))[0, ..., 0]
     prob_with = _resize(with_refs, (height, width))[0, ..., 0]
@@ -177,7 +169,7 @@ def explain_frame(
         frame_index=int(frame_index),
         query_frame=frames[0],
         reference_indices=list(references),
-        reference_frames=frames[1 : 1 + len(references)],
+        reference_frames=frames[1:],
         probability_without=prob_without,
         probability_with=prob_with,
         gate_confidence=np.stack(gates),
@@ -185,7 +177,6 @@ def explain_frame(
         attention=maps,
         no_match=np.clip(1.0 - maps.sum(axis=(2, 3)), 0.0, 1.0),
         feature_size=(h, w),
-        motion=motion,
     )
 
 
@@ -196,7 +187,7 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     """Writes one PNG: masks with and without references, gate maps, attention heat maps.
 
     Row 1: the query frame with its query points; the N = 0 mask; the N
-    reference mask; the gate's mean confidence; a motion model's motion map. Row 2: the gate confidence of
+    reference mask; the gate's mean confidence. Row 2: the gate confidence of
     each reference. Then one row per query point: where that point attends in
     each reference frame (the heat map over the frame, its peak marked).
     The file is written atomically.
@@ -211,7 +202,7 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     e = explanation
     n = len(e.reference_indices)
     points = len(e.query_points)
-    columns = max(4 if e.motion is None else 5, n)
+    columns = max(4, n)
     height, width = e.query_frame.shape[:2]
     figure = Figure(figsize=(2.6 * columns, 2.6 * height / width * (2 + points) + 0.8))
     axes = figure.subplots(2 + points, columns, squeeze=False)
@@ -240,10 +231,6 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
                               extent=frame_extent)
     axes[0, 3].set_title(f"gate f_g, mean over refs ({e.gate_confidence.mean():.2f})", fontsize=9)
     figure.colorbar(image, ax=axes[0, 3], fraction=0.046)
-    if e.motion is not None:
-        image = axes[0, 4].imshow(e.motion, vmin=0, vmax=1, cmap="magma", extent=frame_extent)
-        axes[0, 4].set_title("motion against the background", fontsize=9)
-        figure.colorbar(image, ax=axes[0, 4], fraction=0.046)
     for r in range(n):
         axes[1, r].imshow(e.gate_confidence[r], vmin=0, vmax=1, cmap="viridis", extent=frame_extent)
         axes[1, r].set_title(f"gate vs ref {e.reference_indices[r]}", fontsize=9)

@@ -159,39 +159,17 @@ def reference_schedule(num_frames, num_references, sampling="uniform", rng=None)
     return global_set
 
 
-def near_frame_index(num_frames, query_index, gap):
-    """The frame a model with `motion_gap = gap` reads its motion from: `gap` frames after the
-    query, or before it when the video ends sooner (the query itself in a one-frame video).
-
-    >>> [near_frame_index(5, q, 2) for q in range(5)]
-    [2, 3, 4, 1, 2]
-    """
-    gap = _check_count("gap", gap, 1)
-    if query_index + gap < num_frames:
-        return query_index + gap
-    return max(query_index - gap, 0)
-
-
-def video_reference_plan(num_frames, num_references, sampling="uniform", rng=None, motion_gap=None):
+def video_reference_plan(num_frames, num_references, sampling="uniform", rng=None):
     """The references of every query of one video, in query order: what a video loop streams over.
 
     The one plan of `cosnet segment` and `cosnet predict` (`stream_video`), so
-    both pick the same references for a query. With `motion_gap` (a model's
-    `COSNet.motion_gap`) and N >= 1, each query's near frame
-    (`near_frame_index`) follows its N references, last: the model reads its
-    motion from there (`COSNet.segment`).
+    both pick the same references for a query.
 
     >>> video_reference_plan(4, 1, "local")
     [[1], [0], [1], [2]]
-    >>> video_reference_plan(4, 1, "local", motion_gap=2)
-    [[1, 2], [0, 3], [1, 0], [2, 1]]
     """
     schedule = reference_schedule(num_frames, num_references, sampling, rng)
-    plan = [schedule(query) for query in range(num_frames)]
-    if motion_gap and num_references:
-        plan = [references + [near_frame_index(num_frames, query, motion_gap)]
-                for query, references in enumerate(plan)]
-    return plan
+    return [schedule(query) for query in range(num_frames)]
 
 
 def select_reference_indices(num_frames, query_index, num_references, sampling="uniform", rng=None):

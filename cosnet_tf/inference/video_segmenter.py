@@ -159,9 +159,6 @@ class VideoSegmenter:
         if isinstance(reference_pool, bool) or not isinstance(reference_pool, numbers.Integral) \
                 or reference_pool < 1:
             raise ValueError(f"reference_pool must be an integer >= 1, got {reference_pool!r}")
-        if reference_pool > 1 and getattr(model, "motion_gap", None):
-            raise ValueError("reference_pool > 1 cannot serve a model with motion_gap: its motion is read "
-                             "from the near frame's features at the query's own resolution")
         if crf is not None and not callable(crf):
             raise TypeError(f"crf must be a DenseCRF (or a callable (frame, probability)), got {crf!r}")
         self.model = model
@@ -205,10 +202,8 @@ class VideoSegmenter:
 
     # --------------------------------------------------------------- planning
     def reference_plan(self, num_frames):
-        """The sorted reference indices of every query of a ``num_frames``-frame video (and a
-        motion model's near frame after them: `video_reference_plan`)."""
-        return video_reference_plan(num_frames, self.num_references, self.sampling, self.seed,
-                                    motion_gap=getattr(self.model, "motion_gap", None))
+        """The sorted reference indices of every query of a ``num_frames``-frame video."""
+        return video_reference_plan(num_frames, self.num_references, self.sampling, self.seed)
 
     # -------------------------------------------------------------- inference
     def iter_segment(self, source, with_frames=False):

@@ -3,7 +3,6 @@ from cosnet_tf.layers.channel_coattention import ChannelCoAttention
 from cosnet_tf.layers.coattention import CoAttention
 from cosnet_tf.layers.coattention_gate import CoAttentionGate
 from cosnet_tf.layers.pack_to_grid import PackToGrid
-from cosnet_tf.layers.relative_motion import RelativeMotion
 from cosnet_tf.layers.resize import ResizeLike, resize_bilinear
 from cosnet_tf.layers.segmentation_head import SegmentationHead
 from cosnet_tf.layers.symmetric_coattention import SymmetricCoAttention
@@ -21,7 +20,6 @@ __all__ = [
     "CoAttention",
     "CoAttentionGate",
     "PackToGrid",
-    "RelativeMotion",
     "ResizeLike",
     "SegmentationHead",
     "SymmetricCoAttention",

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, RelativeMotion, SegmentationHead
+from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
 from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import build_preset_backbone
 
@@ -19,7 +19,7 @@ def _frame_size(frames):
     return shape[1], shape[2]
 
 
-def _zero_summary_inputs(head, channels, extra=0):
+def _zero_summary_inputs(head, channels):
     """Starts a head's weights on the summary half of X = [Z, V] (Eq. 10) at zero.
 
     A new model then predicts from V alone, as its pretrained backbone does,
@@ -34,8 +34,6 @@ def _zero_summary_inputs(head, channels, extra=0):
     kernel = first.kernel
     mask = np.ones(tuple(kernel.shape), dtype=kernel.dtype)
     mask[:, :, :channels, :] = 0.0
-    if extra:  # inputs after X = [Z, V] (the relative motion) start at zero too
-        mask[:, :, -extra:, :] = 0.0
     kernel.assign(kernel * mask)
 
 
@@ -107,12 +105,6 @@ class COSNet(keras.Model):
             model itself takes any size; video segmentation resizes frames to
             this size when it is set (`cosnet train` records it) and
             `inference_short_side` is not.
-        motion_gap: if set (frames, e.g. 2), the head of the query also reads
-            its motion against the background (`RelativeMotion`), from the
-            co-attention's sharpest match in a frame `motion_gap` frames later
-            (earlier at the video's end). `segment` then takes that frame as
-            the last of its references; it does not enter Eq. 13. Needs a
-            co-attention. Not in the paper (docs/coattention.md, stop 28).
         inference_short_side: if set, video segmentation scales each frame so
             its short side is about this many pixels, keeping its aspect ratio
             (both sides multiples of the output stride; see
@@ -150,7 +142,6 @@ class COSNet(keras.Model):
         synchronized_batch_norm=False,
         inference_size=None,
         inference_short_side=None,
-        motion_gap=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -166,13 +157,6 @@ class COSNet(keras.Model):
         self.coattention_variant = coattention
         self.coattention_config = dict(coattention_config or {})
         self.gate_bias = bool(gate_bias)
-        if motion_gap is not None:
-            if coattention is None:
-                raise ValueError("`motion_gap` needs a co-attention: the motion is read from its affinity.")
-            if isinstance(motion_gap, bool) or int(motion_gap) != motion_gap or motion_gap < 1:
-                raise ValueError(f"`motion_gap` must be an integer >= 1 or None, got {motion_gap!r}.")
-            motion_gap = int(motion_gap)
-        self.motion_gap = motion_gap
         self.head_filters = int(head_filters)
         self.head_depth = int(head_depth)
         self.batch_norm_epsilon = float(batch_norm_epsilon)
@@ -214,8 +198,6 @@ class COSNet(keras.Model):
                 name="coattention", **self.coattention_config
             )
             self.gate = CoAttentionGate(use_bias=self.gate_bias, name="gate")
-        # float32 under any policy: bf16 logits tie, and an arg max over ties is the first position.
-        self.relative_motion = RelativeMotion(name="relative_motion", dtype="float32") if self.motion_gap else None
         # Compiled inference functions (`VideoSegmenter`'s), built on first use.
         self.inference_graphs = InferenceGraphs()
         self._create_extra_state()
@@ -233,7 +215,7 @@ class COSNet(keras.Model):
         c = self.attention_channels
         features = (None, None, None, c)
         self.saliency_head.build(features)
-        head_in = (None, None, None, (c if self.coattention is None else 2 * c) + self._motion_channels)
+        head_in = (None, None, None, c if self.coattention is None else 2 * c)
         low_level = (None, None, None, self.low_level_channels) if self.low_level_channels else None
         self.head_a.build(head_in, low_level)
         self.head_b.build(head_in, low_level)
@@ -241,12 +223,8 @@ class COSNet(keras.Model):
             self.coattention.build(features, features)
             self.gate.build(features)
             for head in (self.head_a, self.head_b):
-                _zero_summary_inputs(head, c, self._motion_channels)
+                _zero_summary_inputs(head, c)
         self.built = True
-
-    @property
-    def _motion_channels(self):
-        return 1 if self.motion_gap else 0
 
     # ------------------------------------------------------------------ parts
     def encode(self, frames, training=False):
@@ -280,24 +258,10 @@ class COSNet(keras.Model):
                 f"(from `encode`); got shape {tuple(features.shape)}."
             )
 
-    def motion(self, query_features, near_features):
-        """The query's motion against the background (`RelativeMotion`), [B, h, w, 1], from the
-        features (from `encode`) of a frame `motion_gap` frames away."""
-        # (In float32, with the layer: see __init__.)
-        query = ops.cast(self.attention_features(query_features), "float32")
-        near = ops.broadcast_to(ops.cast(self.attention_features(near_features), "float32"), ops.shape(query))
-        shape = ops.shape(query)
-        return self.relative_motion(self.coattention.attention_logits(query, near), grid=(shape[1], shape[2]))
-
-    def _predict(self, head, summary, features, output_size, training, return_logits, motion=None):
-        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`,
-        and the relative motion after them when the model reads it (zero when not given)."""
+    def _predict(self, head, summary, features, output_size, training, return_logits):
+        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`."""
         v = self.attention_features(features)
         x = v if self.coattention is None else ops.concatenate([summary, v], axis=-1)
-        if self.motion_gap:
-            if motion is None:
-                motion = ops.zeros_like(v[..., :1])
-            x = ops.concatenate([x, ops.cast(motion, x.dtype)], axis=-1)
         return head(
             x, low_level=self._low_level(features), output_size=output_size, return_logits=return_logits,
             training=training,
@@ -310,7 +274,6 @@ class COSNet(keras.Model):
             if missing:
                 raise ValueError(f"COSNet inputs lack {missing}; got keys {sorted(inputs)}.")
             frame_a, frame_b = inputs["frame_a"], inputs["frame_b"]
-            return self.pair_forward(frame_a, frame_b, training=training, frame_near_a=inputs.get("frame_near_a"))
         elif isinstance(inputs, (list, tuple)) and len(inputs) == 2:
             frame_a, frame_b = inputs
         else:
@@ -319,16 +282,12 @@ class COSNet(keras.Model):
             )
         return self.pair_forward(frame_a, frame_b, training=training)
 
-    def pair_forward(self, frame_a, frame_b, training=None, summary_keep=None, frame_near_a=None):
+    def pair_forward(self, frame_a, frame_b, training=None, summary_keep=None):
         """The Siamese forward pass of `call`.
 
         `summary_keep` ([B] of 0/1, optional) zeroes the gated summaries of
         some pairs, which makes those samples the N = 0 (no co-attention)
         case; the trainer uses it to teach the heads the frame-by-frame mode.
-        `frame_near_a` (with `motion_gap`): the frame `motion_gap` frames from
-        `frame_a`, with its geometry; head a then reads the relative motion
-        (zeroed with the summaries by `summary_keep`). Head b reads none: only
-        head a segments at test time.
         """
         size_a, size_b = _frame_size(frame_a), _frame_size(frame_b)
         v_a = self.encode(frame_a, training=training)
@@ -341,13 +300,8 @@ class COSNet(keras.Model):
             if summary_keep is not None:
                 keep = ops.reshape(ops.cast(summary_keep, z_a.dtype), (-1, 1, 1, 1))
                 z_a, z_b = z_a * keep, z_b * keep
-        motion_a = None
-        if self.motion_gap and frame_near_a is not None:
-            motion_a = self.motion(v_a, self.encode(frame_near_a, training=training))
-            if summary_keep is not None:
-                motion_a = motion_a * ops.reshape(ops.cast(summary_keep, motion_a.dtype), (-1, 1, 1, 1))
         return {
-            "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False, motion_a),
+            "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False),
             "pred_b": self._predict(self.head_b, z_b, v_b, size_b, training, False),
             "saliency_a": self.saliency(v_a, size_a, training=training),
             "saliency_b": self.saliency(v_b, size_b, training=training),
@@ -395,9 +349,7 @@ class COSNet(keras.Model):
             reference_features: [B, N, h', w', C] from `encode`, or [1, N, h', w', C]
                 to share one set of references between every query; None or
                 N = 0 for the frame-by-frame baseline. Ignored when the model
-                has no co-attention. With `motion_gap`, the last of them is
-                the query's near frame (`video_reference_plan`), which gives
-                the motion and no summary.
+                has no co-attention.
             output_size: (height, width) of the query frame (a tensor is fine);
                 None keeps the feature resolution.
             fusion: "attention" (mean of the N gated summaries, Eq. 13) or
@@ -415,10 +367,8 @@ class COSNet(keras.Model):
         query = ops.convert_to_tensor(query_features)
         self._check_features("query_features", query, 4)
 
-        motion = None
-
         def predict(summary, logits=False):
-            return self._predict(self.head_a, summary, query, output_size, training, logits, motion)
+            return self._predict(self.head_a, summary, query, output_size, training, logits)
 
         if self.coattention is None:
             return predict(None, return_logits)
@@ -431,16 +381,6 @@ class COSNet(keras.Model):
         n = ops.shape(references)[1]  # a Python int when static, else a scalar tensor
         if isinstance(n, int) and n == 0:
             return predict(no_references, return_logits)
-        if self.motion_gap:
-            # The last reference is the near frame: its motion enters the head, not Eq. 13.
-            if isinstance(n, int):
-                motion = self.motion(query, references[:, -1])
-            else:  # N known only at run time, 0 included
-                motion = ops.cond(n > 0, lambda: self.motion(query, references[:, n - 1]),
-                                  lambda: ops.zeros_like(attended[..., :1], dtype="float32"))
-            references, n = references[:, :-1], n - 1
-            if isinstance(n, int) and n == 0:  # the near frame alone
-                return predict(no_references, return_logits)
         batch = ops.shape(query)[0]
         attended_references = self.attention_features(references)  # once, not per reference
 
@@ -480,7 +420,6 @@ class COSNet(keras.Model):
             synchronized_batch_norm=self.synchronized_batch_norm,
             inference_size=None if self.inference_size is None else list(self.inference_size),
             inference_short_side=self.inference_short_side,
-            motion_gap=self.motion_gap,
         )
         return config
 

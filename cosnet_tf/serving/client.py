@@ -282,8 +282,7 @@ class ServedCore:
         return np.asarray(probabilities[0], np.float32)
 
 
-def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0,
-                       motion_gap=None):
+def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0):
     """Yields each frame's [H, W] foreground probabilities, in order.
 
     The loop is `cosnet segment`'s own (`cosnet_tf.inference.video_stream.stream_video`)
@@ -303,9 +302,6 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
         encode_batch_size: frames per `encode` request.
         sampling: "uniform", "random" or "local" (Table 1).
         seed: seed of the "random" sampling.
-        motion_gap: the served model's `COSNet.motion_gap`, when it has one
-            (`cosnet export` prints it): each query then also sends its near
-            frame's features.
     """
     from cosnet_tf.inference.open_frame_source import open_frame_source
     from cosnet_tf.inference.video_stream import stream_video
@@ -315,16 +311,14 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
     if hasattr(frames, "__len__") and len(frames) == 0:
         return
     source = open_frame_source(frames)  # checks sizes, names bad files; reads frames as needed
-    plan = video_reference_plan(len(source), num_references, sampling, rng=seed, motion_gap=motion_gap)
+    plan = video_reference_plan(len(source), num_references, sampling, rng=seed)
     for _, probability, _ in stream_video(ServedCore(client), source, plan, encode_batch_size):
         yield probability
 
 
-def segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0,
-                  motion_gap=None):
+def segment_video(client, frames, num_references=5, encode_batch_size=4, sampling="uniform", seed=0):
     """[T, H, W] float32 probabilities of a video; see `iter_segment_video`."""
-    results = list(iter_segment_video(client, frames, num_references, encode_batch_size, sampling, seed,
-                                      motion_gap))
+    results = list(iter_segment_video(client, frames, num_references, encode_batch_size, sampling, seed))
     if not results:
         return np.zeros((0,) + tuple(np.shape(frames)[1:3]), np.float32)
     return np.stack(results)

@@ -224,8 +224,7 @@ class COSNetTrainer(COSNet):
             if self.summary_dropout > 0:
                 batch = ops.shape(x["frame_a"])[0]
                 keep = keras.random.uniform((batch,), seed=self.seed_generator) >= self.summary_dropout
-            out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep,
-                                    frame_near_a=x.get("frame_near_a"))
+            out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep)
             pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
                 y["mask_b"], out["pred_b"]
             )

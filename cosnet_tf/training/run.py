@@ -36,8 +36,7 @@ def build_datasets(config, epoch_offset=0, strategy=None):
 
     def make_stream(batch_size, seed):
         pairs = make_frame_pair_dataset(
-            train_videos, config.image_size, batch_size, seed=seed, paste_distractors=config.paste_distractors,
-            near_gap=config.model.get("motion_gap"),
+            train_videos, config.image_size, batch_size, seed=seed, paste_distractors=config.paste_distractors
         )
         stills = None
         if saliency is not None:
