@@ -36,6 +36,7 @@ import tensorflow as tf  # noqa: E402
 from cosnet_tf.data import DavisDataset, SyntheticVideoGenerator, make_frame_pair_dataset  # noqa: E402
 from cosnet_tf.training import COSNetTrainer, mix_streams  # noqa: E402
 from cosnet_tf.training.distribution import distribute_training_stream, make_strategy  # noqa: E402
+from cosnet_tf.utils.dtype_policy import resolve_dtype_policy  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -49,7 +50,7 @@ def parse_args(argv=None):
     parser.add_argument("--pipeline-batches", type=int, default=50, help="timed pipeline batches")
     parser.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     parser.add_argument(
-        "--dtype-policy", default="float32", help="Keras dtype policy, e.g. mixed_bfloat16"
+        "--dtype-policy", default="float32", help="Keras dtype policy, e.g. mixed_bfloat16, or auto"
     )
     parser.add_argument("--replicas", type=int, default=1, help="mirrored replicas over logical CPUs")
     return parser.parse_args(argv)
@@ -82,6 +83,7 @@ def main(argv=None):
     # First: logical CPUs can only be set up before TensorFlow runs anything.
     strategy = make_strategy("mirrored", [f"/cpu:{i}" for i in range(args.replicas)]) if args.replicas > 1 \
         else tf.distribute.get_strategy()
+    args.dtype_policy = resolve_dtype_policy(args.dtype_policy)[0]
     if args.config:
         from cosnet_tf.training.run import build_datasets, build_trainer, write_benchmark
         from cosnet_tf.training.run_config import TrainConfig

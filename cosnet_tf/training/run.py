@@ -1,4 +1,5 @@
 """A whole training run with `model.fit`: data, model, optimizer, checkpoints, logs."""
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from cosnet_tf.training.distribution import distribute_training_stream, make_str
 from cosnet_tf.training.partwise_adamw import PartwiseAdamW
 from cosnet_tf.training.streams import mix_streams
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
-from cosnet_tf.utils.dtype_policy import global_dtype_policy
+from cosnet_tf.utils.dtype_policy import global_dtype_policy, resolve_dtype_policy
 
 
 def build_datasets(config, epoch_offset=0, strategy=None):
@@ -195,6 +196,11 @@ def train(config):
     # First: a mirrored strategy over logical CPUs can only be set up before TensorFlow runs.
     strategy = make_strategy(config.strategy, config.devices)
     chief, _ = worker_role(strategy)
+    if config.dtype_policy == "auto":  # config.json records what this machine trains in
+        policy, why = resolve_dtype_policy("auto")
+        config = dataclasses.replace(config, dtype_policy=policy)
+        if config.verbose:
+            print(f"dtype policy auto: {policy} ({why})")
     if chief and write_benchmark(config) and config.verbose:
         print(f"wrote the {config.benchmark.get('generator', 'recurrence')} benchmark to {config.davis_root}")
     if chief:

@@ -58,7 +58,7 @@ def merge_settings(base, values):
 
 
 # mixed_float16 is left out: the train step has no loss scaling, which float16 gradients need.
-DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "auto")
 
 # Settings of the model that older configs gave at the top level; `with_model_section` moves
 # them into [model] when a file is read, so those files keep working unchanged.
@@ -192,9 +192,11 @@ class TrainConfig:
     strategy: str = "auto"
     devices: Optional[list] = None
     synchronized_batch_norm: bool = False  # the heads' batch norms over the global batch
-    # Keras dtype policy of the training network: "float32", or "mixed_bfloat16" (bf16
-    # compute, float32 weights; 1.2-1.4x faster steps on a CPU with AMX, docs/coattention.md).
-    # The saved final.keras / best.keras always compute in float32.
+    # Keras dtype policy of the training network: "float32", "mixed_bfloat16" (bf16 compute,
+    # float32 weights; 1.2-1.4x faster steps on a CPU with AMX, docs/coattention.md), or "auto"
+    # (mixed_bfloat16 where the hardware computes bf16 natively, else float32:
+    # cosnet_tf.utils.dtype_policy.resolve_dtype_policy). The saved final.keras / best.keras
+    # always compute in float32.
     dtype_policy: str = "float32"
     seed: int = 0
     verbose: int = 1

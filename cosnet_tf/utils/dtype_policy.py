@@ -1,7 +1,11 @@
-"""A Keras global dtype policy for the layers built inside a `with` block only."""
+"""Keras dtype policies: one set for the layers built inside a `with` block, and "auto"."""
 import contextlib
 
 import keras
+
+# Hardware that computes in bf16 natively. Elsewhere bf16 is emulated and slower than float32.
+_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+_BF16_GPU_CAPABILITY = (8, 0)  # Ampere and later
 
 
 @contextlib.contextmanager
@@ -18,8 +22,58 @@ def global_dtype_policy(name):
     ('bfloat16', 'float32', 'float32')
     """
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
+    keras.config.set_dtype_policy(resolve_dtype_policy(name)[0])
     try:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The feature flags of this machine's CPU (Linux's /proc/cpuinfo); empty where unreadable."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def gpu_compute_capabilities():
+    """(major, minor) of each visible GPU (TensorFlow's view); [] without one."""
+    import tensorflow as tf
+
+    details = [tf.config.experimental.get_device_details(g) for g in tf.config.list_physical_devices("GPU")]
+    return [tuple(d.get("compute_capability") or (0, 0)) for d in details]
+
+
+def resolve_dtype_policy(name, flags=None, gpu_capabilities=None):
+    """(policy, why): `name` itself, or for "auto" what this machine computes fastest.
+
+    "auto" is "mixed_bfloat16" where every visible GPU is an Ampere or later one,
+    or, without a GPU, where the CPU has AMX or AVX-512 BF16 instructions; otherwise
+    "float32" (bf16 would be emulated, and slower). `flags` and `gpu_capabilities`
+    stand in for this machine's (`cpu_flags()`, `gpu_compute_capabilities()`).
+
+    >>> resolve_dtype_policy("auto", flags={"avx2", "avx512_bf16"}, gpu_capabilities=[])
+    ('mixed_bfloat16', 'the CPU has avx512_bf16')
+    >>> resolve_dtype_policy("auto", flags={"avx2"}, gpu_capabilities=[])[0]
+    'float32'
+    >>> resolve_dtype_policy("auto", flags=set(), gpu_capabilities=[(7, 0)])
+    ('float32', 'GPU compute capability (7, 0) < (8, 0)')
+    """
+    if name != "auto":
+        return name, "as set"
+    capabilities = gpu_compute_capabilities() if gpu_capabilities is None else list(gpu_capabilities)
+    if capabilities:
+        oldest = min(capabilities)
+        if oldest >= _BF16_GPU_CAPABILITY:
+            return "mixed_bfloat16", f"GPU compute capability {oldest}"
+        return "float32", f"GPU compute capability {oldest} < {_BF16_GPU_CAPABILITY}"
+    flags = cpu_flags() if flags is None else set(flags)
+    native = [flag for flag in _BF16_CPU_FLAGS if flag in flags]
+    if native:
+        return "mixed_bfloat16", f"the CPU has {native[0]}"
+    return "float32", "no GPU, and the CPU has no AMX or AVX-512 BF16"
