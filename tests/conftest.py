@@ -35,6 +35,10 @@ def _seed():
     np.random.seed(1234)
 
 
+# `backbone_config` of the same small backbone, for configs and presets (`TrainConfig(model=...)`).
+TINY_BACKBONE = {"alpha": 0.35, "output_stride": 16, "aspp_filters": 16, "output_filters": 16}
+
+
 def tiny_backbone(output_stride=16, channels=16):
     """A small but real MobileNetV2 DeepLabv3 backbone for fast model tests."""
     from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone

@@ -13,9 +13,8 @@ import pytest
 from cosnet_tf.data import SyntheticVideoGenerator
 from cosnet_tf.training.distribution import STRATEGIES, make_strategy, per_replica_batch_size, worker_role
 from cosnet_tf.training.run_config import TrainConfig
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TINY_BACKBONE
 
-TINY_BACKBONE = {"alpha": 0.35, "output_stride": 16, "aspp_filters": 16, "output_filters": 16}
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 

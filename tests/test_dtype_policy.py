@@ -8,8 +8,7 @@ from cosnet_tf.data import SyntheticVideoGenerator
 from cosnet_tf.training.run_config import TrainConfig
 from cosnet_tf.utils import dtype_policy
 from cosnet_tf.utils.dtype_policy import cpu_flags, resolve_dtype_policy
-
-TINY_BACKBONE = {"alpha": 0.35, "output_stride": 16, "aspp_filters": 16, "output_filters": 16}
+from tests.conftest import TINY_BACKBONE
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

@@ -21,9 +21,7 @@ from cosnet_tf.data import (
 from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, PartwiseAdamW, mix_streams
 from cosnet_tf.training.callbacks import NaNGuard
 from cosnet_tf.training.run_config import TrainConfig
-from tests.conftest import REPO_ROOT, tiny_backbone
-
-TINY_BACKBONE = {"alpha": 0.35, "output_stride": 16, "aspp_filters": 16, "output_filters": 16}
+from tests.conftest import REPO_ROOT, TINY_BACKBONE, tiny_backbone
 
 
 @pytest.fixture(scope="module")

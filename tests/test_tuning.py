@@ -17,9 +17,7 @@ from cosnet_tf.tuning import (
     VideoJEvaluator,
     setting_metric,
 )
-from tests.conftest import tiny_cosnet
-
-TINY_BACKBONE = {"alpha": 0.35, "output_stride": 16, "aspp_filters": 16, "output_filters": 16}
+from tests.conftest import TINY_BACKBONE, tiny_cosnet
 
 
 def tiny_search_config(directory, **top):
