@@ -353,6 +353,37 @@ def test_pairs_come_from_one_video_and_are_distinct(coded_davis):
     assert any(v == 2 and abs(a - b) >= 3 for v, a, b in partners_seen)
 
 
+def test_groups_hold_distinct_frames_of_one_video(coded_davis):
+    """references=K: frame_b holds K partners of frame_a from its video, all distinct from it and
+    from each other while the video has more than K frames (cycled in shorter ones)."""
+    groups = make_frame_pair_dataset(DavisDataset(coded_davis), image_size=(16, 16), batch_size=5,
+                                     augmentation=NO_COLOUR_CHANGE, seed=3, drop_remainder=False, references=3)
+    frames_spec, masks_spec = groups.element_spec
+    assert frames_spec["frame_a"].shape[1:] == (16, 16, 3) and frames_spec["frame_b"].shape[1:] == (3, 16, 16, 3)
+    assert masks_spec["mask_b"].shape[1:] == (3, 16, 16, 1)
+    seen = []
+    for _ in range(3):  # epochs
+        for inputs, masks in groups:
+            assert masks["mask_b"].shape[1] == 3
+            for a, references in zip(inputs["frame_a"].numpy(), inputs["frame_b"].numpy()):
+                video, frame = decode_colour(a)
+                ids = [decode_colour(reference) for reference in references]
+                assert {v for v, _ in ids} == {video}
+                partners = [f for _, f in ids]
+                length = CODED_VIDEO_LENGTHS[video]
+                if length > 3:
+                    assert len(set(partners)) == 3 and frame not in partners
+                elif length > 1:  # fewer other frames than references: each of them, cycled
+                    assert set(partners) == set(range(length)) - {frame}
+                else:
+                    assert partners == [frame] * 3
+                seen.append((video, frame, tuple(partners)))
+    assert len(seen) == 3 * sum(CODED_VIDEO_LENGTHS)
+    assert len({s for s in seen if s[0] == 2}) > 5  # the 5-frame video's groups differ
+    with pytest.raises(ValueError, match="references"):
+        make_frame_pair_dataset(DavisDataset(coded_davis), image_size=(16, 16), references=0)
+
+
 def test_pairs_are_reproducible_and_change_every_epoch(coded_davis):
     first = coded_pairs(coded_davis, seed=42)
     again = coded_pairs(coded_davis, seed=42)

@@ -20,6 +20,7 @@ from cosnet_tf.data import (
 )
 from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, PartwiseAdamW, mix_streams
 from cosnet_tf.training.callbacks import NaNGuard
+from cosnet_tf.training.run import build_datasets
 from cosnet_tf.training.run_config import TrainConfig
 from tests.conftest import REPO_ROOT, TINY_BACKBONE, tiny_backbone
 
@@ -295,6 +296,42 @@ def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
     model.train_on_batch(x, y)  # the dropout path traces and runs
     with pytest.raises(ValueError, match="summary_dropout"):
         COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
+
+
+def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
+    """training_references = K: each frame of a group is segmented as `segment` does with the
+    other K frames as references (Eq. 13), and the group stream mixes with still images."""
+    davis, images, masks = synthetic
+    groups = make_frame_pair_dataset(DavisDataset(davis, split="train"), (48, 48), batch_size=2, seed=0,
+                                     references=2)
+    stills = make_saliency_dataset(SaliencyDataset(images, masks), (48, 48), batch_size=2, seed=0)
+    stream = mix_streams(groups, stills, video_steps=1, image_steps=1)
+    (x, y), (x_image, y_image) = list(stream.take(2))
+    assert x["frame_b"].shape == (2, 2, 48, 48, 3) and x_image["frame_b"].shape == (2, 2, 48, 48, 3)
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, summary_dropout=0.5)
+    frames = np.concatenate([x["frame_a"][:, None], x["frame_b"]], axis=1)  # [2, 3, 48, 48, 3]
+    grouped = model.group_forward(frames)
+    assert grouped.shape == (2, 3, 48, 48, 1)
+    features = [model.encode(frames[:, i]) for i in range(3)]
+    for i in range(3):
+        references = np.stack([features[j] for j in range(3) if j != i], axis=1)
+        np.testing.assert_allclose(grouped[:, i], model.segment(features[i], references, output_size=(48, 48)),
+                                   atol=1e-5)
+    dropped = model.group_forward(frames, summary_keep=np.zeros(2))
+    np.testing.assert_allclose(dropped[:, 1], model.segment(features[1], None, output_size=(48, 48)), atol=1e-6)
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    before = _snapshot([model.head_a, model.coattention])
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["video_loss"]) and 0.0 <= logs["pair_iou"] <= 1.0
+    assert _changed(before, _snapshot([model.head_a, model.coattention]))
+    model.train_on_batch(x_image, y_image)  # the image step of a group stream
+    with pytest.raises(ValueError, match="static G >= 2"):
+        model.group_forward(frames[:, :1])
+    config = TrainConfig(davis_root=str(davis), image_size=(48, 48), batch_size=2, training_references=3)
+    train, _ = build_datasets(config)
+    assert train.element_spec[0]["frame_b"].shape == (2, 3, 48, 48, 3)
+    with pytest.raises(ValueError, match="training_references"):
+        TrainConfig(davis_root=str(davis), training_references=0)
 
 
 @pytest.mark.slow  # two training runs and a held-out scoring: about 80 s

@@ -34,6 +34,10 @@ _FLAGS = {
     "weight_decay": dict(type=float, help="decoupled weight decay"),
     "head_lr_multiplier": dict(type=float, help="learning-rate multiple of the co-attention and heads (10)"),
     "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
+    "training_references": dict(
+        type=int, help="references per training sample: 1, pairs; K > 1, each frame of a group of K + 1 "
+        "segmented with the mean of its K gated summaries (Eq. 13, as at test time)",
+    ),
     "class_balance": dict(type=float, help="1: Eq. 11's class-balanced loss, 0: plain cross-entropy"),
     "dice_weight": dict(type=float, help="weight of a per-frame Dice loss added to Eq. 11 (default 0)"),
     "paste_distractors": dict(type=float, help="probability of another video's object pasted into a frame as background"),

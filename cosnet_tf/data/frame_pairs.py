@@ -21,6 +21,11 @@ which is the ``(inputs, targets)`` form that ``keras.Model.fit`` accepts for a
 model with inputs named ``frame_a``/``frame_b`` and outputs named
 ``mask_a``/``mask_b``.  The model is responsible for mean/std normalisation.
 
+With ``references=K`` (K > 1), ``frame_b`` and ``mask_b`` hold K partners of
+``frame_a``, distinct frames of its video: ``[B, K, H, W, 3]`` and ``[B, K, H, W, 1]``.
+`COSNetTrainer` then segments each frame of such a group with the mean of its
+gated summaries over the others (Eq. 13 at training time, as `segment` tests).
+
 Each frame of a pair receives its own random geometry (scale, crop, flip; see
 :mod:`cosnet_tf.data.augmentation`); frame and mask of one frame share it. The colour
 jitter is drawn once per pair and applied to both frames (``shared_pair_colour``, the
@@ -93,6 +98,7 @@ def make_frame_pair_dataset(
     shared_pair_colour: bool = True,
     paste_distractors: float = 0.0,
     distractor_scale: Sequence[float] = DEFAULT_DISTRACTOR_SCALE,
+    references: int = 1,
 ) -> tf.data.Dataset:
     """Build the batched, prefetched ``tf.data`` pipeline of frame pairs.
 
@@ -122,6 +128,11 @@ def make_frame_pair_dataset(
             pairs it drew before; it needs two videos or more.
         distractor_scale: `(low, high)` size range of a pasted object
             (`DEFAULT_DISTRACTOR_SCALE`).
+        references: partners of each ``frame_a``. 1 (the default) gives the
+            paper's pairs, exactly the pairs drawn before this option; K > 1
+            gives ``frame_b`` / ``mask_b`` a K axis of distinct frames of the
+            same video (repeating only in a video of K frames or fewer), with
+            one colour jitter for the whole group.
 
     Returns:
         A finite dataset of one epoch (``num_frames // batch_size`` batches
@@ -132,6 +143,8 @@ def make_frame_pair_dataset(
     otherwise the two frames of a pair are always distinct.
     """
     image_size = _sampling.check_image_size(image_size)
+    if isinstance(references, bool) or not isinstance(references, int) or references < 1:
+        raise ValueError(f"references must be an integer >= 1, got {references!r}")
     sequences = list(videos.sequences if isinstance(videos, DavisDataset) else videos)
     frame_paths, mask_paths, video_starts, video_lengths = _frame_tables(sequences)
     num_frames = int(frame_paths.shape[0])
@@ -156,31 +169,42 @@ def make_frame_pair_dataset(
         draw = tf.random.stateless_uniform([], draw_seed)
         return tf.cond(draw < paste_distractors, pasted, lambda: (frame, mask))
 
+    def load_frame(index, frame_seed, colour_seed, start, length):
+        frame, mask = _sampling.load_sample(
+            frame_paths[index], mask_paths[index], image_size, augmentation, frame_seed, colour_seed)
+        if paste_distractors > 0:
+            # Seeds of their own (folded in), so the pairs and augmentations stay those drawn without.
+            distractor_seed = tf.random.experimental.stateless_fold_in(frame_seed, 1)
+            frame, mask = with_distractor(frame, mask, start, length, distractor_seed)
+        return frame, mask
+
     def load_pair(index_a: tf.Tensor, element_seed: tf.Tensor):
         partner_seed, seed_a, seed_b, pair_colour_seed = tf.unstack(
             tf.random.experimental.stateless_split(element_seed, num=4))
         colour_seed = pair_colour_seed if shared_pair_colour else None
         start = video_starts[index_a]
         length = video_lengths[index_a]
-        # Uniform over the other length-1 frames: step 1..length-1 ahead,
-        # wrapping around the video.
-        step = 1 + tf.random.stateless_uniform(
-            [], partner_seed, minval=0, maxval=tf.maximum(length - 1, 1), dtype=tf.int64)
-        step = tf.where(length > 1, step, tf.zeros_like(step))
-        index_b = start + (index_a - start + step) % length
+        others = tf.maximum(length - 1, 1)
+        if references == 1:
+            # Uniform over the other length-1 frames: step 1..length-1 ahead,
+            # wrapping around the video.
+            steps = 1 + tf.random.stateless_uniform([1], partner_seed, minval=0, maxval=others, dtype=tf.int64)
+        else:
+            # K distinct steps (a random order of 1..length-1, cycled when the video is short).
+            order = tf.argsort(tf.random.stateless_uniform([others], partner_seed))
+            steps = 1 + tf.gather(tf.cast(order, tf.int64), tf.range(references, dtype=tf.int64) % others)
+        steps = tf.where(length > 1, steps, tf.zeros_like(steps))
+        indices_b = start + (index_a - start + steps) % length
 
-        outputs = {}
-        for suffix, index, frame_seed in (("a", index_a, seed_a), ("b", index_b, seed_b)):
-            frame, mask = _sampling.load_sample(
-                frame_paths[index], mask_paths[index], image_size, augmentation, frame_seed, colour_seed)
-            if paste_distractors > 0:
-                # Seeds of their own (folded in), so the pairs and augmentations stay those drawn without.
-                distractor_seed = tf.random.experimental.stateless_fold_in(frame_seed, 1)
-                frame, mask = with_distractor(frame, mask, start, length, distractor_seed)
-            outputs["frame_" + suffix] = frame
-            outputs["mask_" + suffix] = mask
-        return ({"frame_a": outputs["frame_a"], "frame_b": outputs["frame_b"]},
-                {"mask_a": outputs["mask_a"], "mask_b": outputs["mask_b"]})
+        frame_a, mask_a = load_frame(index_a, seed_a, colour_seed, start, length)
+        if references == 1:
+            frame_b, mask_b = load_frame(indices_b[0], seed_b, colour_seed, start, length)
+        else:
+            seeds_b = tf.random.experimental.stateless_split(seed_b, num=references)
+            loaded = [load_frame(indices_b[k], seeds_b[k], colour_seed, start, length) for k in range(references)]
+            frame_b = tf.stack([frame for frame, _ in loaded])
+            mask_b = tf.stack([mask for _, mask in loaded])
+        return {"frame_a": frame_a, "frame_b": frame_b}, {"mask_a": mask_a, "mask_b": mask_b}
 
     dataset = _sampling.shuffled_indices_with_seeds(num_frames, seed, shuffle)
     # deterministic=True keeps the output order independent of which parallel

@@ -307,6 +307,42 @@ class COSNet(keras.Model):
             "saliency_b": self.saliency(v_b, size_b, training=training),
         }
 
+    def group_forward(self, frames, training=None, summary_keep=None):
+        """Segments every frame of a group of G frames of one video with the other G - 1 as
+        its references, fused as at test time (Eq. 13: the mean of the gated summaries).
+
+        Training with groups (`make_frame_pair_dataset(references=G - 1)`) lets the
+        heads learn on the summaries that `segment` gives them with N references,
+        not on single-reference ones. Every frame uses `head_a`, the head that
+        `segment` runs.
+
+        Args:
+            frames: [B, G, H, W, 3], G >= 2 (static).
+            summary_keep: [B] of 0/1, optional: zeroes the fused summaries of
+                some groups (the N = 0 case, as in `pair_forward`).
+
+        Returns:
+            [B, G, H, W, 1] foreground probabilities.
+        """
+        if len(frames.shape) != 5 or frames.shape[1] is None or frames.shape[1] < 2:
+            raise ValueError(f"`frames` must be [B, G, H, W, 3] with a static G >= 2; got {tuple(frames.shape)}.")
+        group = frames.shape[1]
+        shape = ops.shape(frames)
+        size = (shape[2], shape[3])
+        features = self.encode(ops.reshape(frames, (-1, shape[2], shape[3], shape[4])), training=training)
+        features = ops.reshape(features, (shape[0], group) + tuple(ops.shape(features)[1:]))
+        predictions = []
+        for i in range(group):
+            query = features[:, i]
+            summary = None
+            if self.coattention is not None:
+                references = ops.stack([features[:, j] for j in range(group) if j != i], axis=1)
+                summary = ops.mean(ops.stack(self.gated_summaries(query, references)), axis=0)
+                if summary_keep is not None:
+                    summary = summary * ops.reshape(ops.cast(summary_keep, summary.dtype), (-1, 1, 1, 1))
+            predictions.append(self._predict(self.head_a, summary, query, size, training, False))
+        return ops.stack(predictions, axis=1)
+
     # --------------------------------------------------- multi-reference test
     def gated_summaries(self, query_features, reference_features):
         """Gated summaries `Z_an * f_g(Z_an)` of a query for each of N references (Eq. 7-9).

@@ -25,6 +25,12 @@ def _per_replica_share(loss):
     return loss if replicas == 1 else loss * (1.0 / replicas)
 
 
+def _frames_of_groups(tensor):
+    """[B, G, H, W, C] -> [B*G, H, W, C]."""
+    shape = ops.shape(tensor)
+    return ops.reshape(tensor, (-1,) + tuple(shape[2:]))
+
+
 def binary_iou(y_true, y_pred, threshold=0.5):
     """Mean per-image IoU of thresholded predictions (an empty/empty pair counts 1, as in DAVIS)."""
     pred = ops.cast(y_pred > threshold, "float32")
@@ -48,6 +54,11 @@ class COSNetTrainer(COSNet):
     - video-pair batch (`frame_a`, `frame_b`, `mask_a`, `mask_b`): the whole
       network is trained with Eq. 11 on both predictions plus the model's own
       losses (the orthogonality penalty of Eq. 12 for the symmetric variant).
+      When `frame_b` holds K > 1 references per sample ([B, K, H, W, 3], from
+      `make_frame_pair_dataset(references=K)`), each frame of the group of
+      K + 1 is segmented with the mean of its gated summaries over the other K
+      (`group_forward`: Eq. 13, as `segment` tests), and Eq. 11 covers all of
+      them.
 
     The co-attention module and the heads train at `head_lr_multiplier` times
     the learning rate (10 in the authors' code; decoupled weight decay stays at
@@ -224,10 +235,20 @@ class COSNetTrainer(COSNet):
             if self.summary_dropout > 0:
                 batch = ops.shape(x["frame_a"])[0]
                 keep = keras.random.uniform((batch,), seed=self.seed_generator) >= self.summary_dropout
-            out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep)
-            pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
-                y["mask_b"], out["pred_b"]
-            )
+            if len(x["frame_b"].shape) == 5:  # a group: frame_a and K references (`references=K`)
+                frames = ops.concatenate([x["frame_a"][:, None], x["frame_b"]], axis=1)
+                masks = ops.concatenate([y["mask_a"][:, None], y["mask_b"]], axis=1)
+                predictions = self.group_forward(frames, training=True, summary_keep=keep)
+                masks, predictions = _frames_of_groups(masks), _frames_of_groups(predictions)
+                # Twice the mean over the group's frames: the scale of a pair's two losses.
+                pair_loss = 2.0 * self._pixel_loss(masks, predictions)
+                iou = binary_iou(masks, predictions)
+            else:
+                out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep)
+                pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
+                    y["mask_b"], out["pred_b"]
+                )
+                iou = 0.5 * (binary_iou(y["mask_a"], out["pred_a"]) + binary_iou(y["mask_b"], out["pred_b"]))
             # Each in float32: a layer's add_loss may come in its (bf16) compute dtype.
             regularization = (ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
                               if self.losses else ops.zeros(()))
@@ -242,7 +263,6 @@ class COSNetTrainer(COSNet):
             if g is not None  # the saliency head has no part in a video step
         ]
         self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        iou = 0.5 * (binary_iou(y["mask_a"], out["pred_a"]) + binary_iou(y["mask_b"], out["pred_b"]))
         return loss, regularization, iou
 
     # ----------------------------------------------------------- train steps

@@ -37,7 +37,8 @@ def build_datasets(config, epoch_offset=0, strategy=None):
 
     def make_stream(batch_size, seed):
         pairs = make_frame_pair_dataset(
-            train_videos, config.image_size, batch_size, seed=seed, paste_distractors=config.paste_distractors
+            train_videos, config.image_size, batch_size, seed=seed, paste_distractors=config.paste_distractors,
+            references=config.training_references,
         )
         stills = None
         if saliency is not None:

@@ -173,6 +173,10 @@ class TrainConfig:
     decay_power: float = 0.9
     head_lr_multiplier: float = 10.0
     summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
+    # Reference frames per training sample: 1, the paper's pairs; K > 1, groups of K + 1 frames
+    # of one video, each segmented with the mean of its K gated summaries (Eq. 13 at training
+    # time, as `cosnet segment` fuses N references). batch_size counts groups.
+    training_references: int = 1
     class_balance: float = 1.0  # 1: Eq. 11's class-balanced loss; 0: plain cross-entropy
     dice_weight: float = 0.0  # > 0 adds a per-frame Dice loss to Eq. 11 (not in the paper)
     # Probability that a training frame gets another video's object pasted in as background, a
@@ -233,7 +237,7 @@ class TrainConfig:
         self.image_size = tuple(int(v) for v in self.image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {self.image_size}.")
-        for name in ("batch_size", "steps", "checkpoint_every", "video_steps"):
+        for name in ("batch_size", "steps", "checkpoint_every", "video_steps", "training_references"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
         if self.steps % self.checkpoint_every:

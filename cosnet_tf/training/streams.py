@@ -13,10 +13,16 @@ def _tag(stream):
     return tag
 
 
-def _as_pair(image, mask):
-    # A still image fills both slots so both streams share one element
-    # structure; the image step reads only frame_a / mask_a.
-    return {"frame_a": image, "frame_b": image}, {"mask_a": mask, "mask_b": mask}
+def _as_pair(references):
+    # A still image fills every slot so both streams share one element structure (K copies in
+    # frame_b when the video stream has K > 1 references); the image step reads only frame_a.
+    def as_pair(image, mask):
+        if references == 1:
+            return {"frame_a": image, "frame_b": image}, {"mask_a": mask, "mask_b": mask}
+        copies = lambda t: tf.repeat(t[:, None], references, axis=1)  # noqa: E731
+        return {"frame_a": image, "frame_b": copies(image)}, {"mask_a": mask, "mask_b": copies(mask)}
+
+    return as_pair
 
 
 def mix_streams(video_pairs, still_images=None, video_steps=2, image_steps=1):
@@ -29,7 +35,8 @@ def mix_streams(video_pairs, still_images=None, video_steps=2, image_steps=1):
     `COSNetTrainer` reads to pick each step (`make_train_function`).
 
     Args:
-        video_pairs: batches from `cosnet_tf.data.make_frame_pair_dataset`.
+        video_pairs: batches from `cosnet_tf.data.make_frame_pair_dataset` (pairs,
+            or groups with `references=K`).
         still_images: `(image, mask)` batches from
             `cosnet_tf.data.make_saliency_dataset`, or None (video only).
         video_steps, image_steps: the alternation pattern.
@@ -52,7 +59,9 @@ def mix_streams(video_pairs, still_images=None, video_steps=2, image_steps=1):
     video = video_pairs.repeat().map(_tag(VIDEO_STREAM))
     if still_images is None or image_steps == 0:
         return video
-    images = still_images.repeat().map(_as_pair).map(_tag(IMAGE_STREAM))
+    frame_b = video_pairs.element_spec[0]["frame_b"]
+    references = frame_b.shape[1] if frame_b.shape.rank == 5 else 1
+    images = still_images.repeat().map(_as_pair(references)).map(_tag(IMAGE_STREAM))
     pattern = [1] * video_steps + [0] * image_steps
     choice = tf.data.Dataset.from_tensor_slices(tf.constant(pattern, tf.int64)).repeat()
     mixed = tf.data.Dataset.choose_from_datasets([images, video], choice)

@@ -28,6 +28,7 @@ TRAINING_AXES = {
     "image_size": "image_size",  # square side; also the size the model segments at
     "weight_decay": "weight_decay",
     "summary_dropout": "summary_dropout",
+    "training_references": "training_references",  # K of Eq. 13 at training time (1: pairs)
 }
 _FLOAT_KEYS = {"min", "max", "sampling", "step"}
 
