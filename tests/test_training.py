@@ -325,8 +325,18 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     assert np.isfinite(logs["video_loss"]) and 0.0 <= logs["pair_iou"] <= 1.0
     assert _changed(before, _snapshot([model.head_a, model.coattention]))
     model.train_on_batch(x_image, y_image)  # the image step of a group stream
-    with pytest.raises(ValueError, match="static G >= 2"):
-        model.group_forward(frames[:, :1])
+    # Validation scores what was trained: head_a on each frame of a pair, the other its reference.
+    pair = {"frame_a": x["frame_a"], "frame_b": x["frame_b"][:, 0], "stream": x["stream"]}
+    masks = {"mask_a": y["mask_a"], "mask_b": y["mask_b"][:, 0]}
+    paired = model.evaluate(pair, masks, verbose=0, return_dict=True)
+    grouped = COSNetTrainer.from_model(model, training_references=2)
+    grouped.compile(optimizer=keras.optimizers.SGD(0.01))
+    scores = grouped.evaluate(pair, masks, verbose=0, return_dict=True)
+    expected = model.group_forward(np.stack([pair["frame_a"], pair["frame_b"]], axis=1))
+    expected_loss = (model._pixel_loss(masks["mask_a"], expected[:, 0])
+                     + model._pixel_loss(masks["mask_b"], expected[:, 1]))
+    assert scores["loss"] == pytest.approx(float(expected_loss), rel=1e-4)
+    assert abs(scores["loss"] - paired["loss"]) > 1e-3, paired  # pair_forward's head_b differs
     config = TrainConfig(davis_root=str(davis), image_size=(48, 48), batch_size=2, training_references=3)
     train, _ = build_datasets(config)
     assert train.element_spec[0]["frame_b"].shape == (2, 3, 48, 48, 3)

@@ -93,6 +93,12 @@ class COSNetTrainer(COSNet):
         freeze_backbone_batch_norm: run the backbone's batch norms in inference
             mode while training (their scale and shift are still learned).
             Batch statistics of 2-4 frames are noise; DeepLab freezes them too.
+        training_references: K, the references per sample of the video batches
+            this trainer gets (`make_frame_pair_dataset(references=K)`). It
+            sets only how validation pairs are scored: with K > 1 only `head_a`
+            is trained, so each frame of a validation pair is segmented by it
+            with the other frame as its reference (`group_forward`), as
+            `segment` does with N = 1; with K = 1, by `pair_forward`'s two heads.
         freeze_backbone: train nothing of the backbone (its weights stay those it
             was built or loaded with): the co-attention and heads learn on fixed
             features. On the recurrence benchmark this is the one setting where
@@ -111,9 +117,13 @@ class COSNetTrainer(COSNet):
         dice_weight=0.0,
         freeze_backbone_batch_norm=True,
         freeze_backbone=False,
+        training_references=1,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        if int(training_references) < 1:
+            raise ValueError(f"`training_references` must be >= 1, got {training_references}.")
+        self.training_references = int(training_references)
         self.pixel_loss = WeightedBinaryCrossentropy(balance=class_balance)
         self.class_balance = float(class_balance)
         if dice_weight < 0:
@@ -360,7 +370,11 @@ class COSNetTrainer(COSNet):
 
     def test_step(self, data):
         x, y = data[0], data[1]
-        out = self({"frame_a": x["frame_a"], "frame_b": x["frame_b"]}, training=False)
+        if self.training_references > 1:  # head_a alone was trained: each frame with the other as reference
+            predictions = self.group_forward(ops.stack([x["frame_a"], x["frame_b"]], axis=1), training=False)
+            out = {"pred_a": predictions[:, 0], "pred_b": predictions[:, 1]}
+        else:
+            out = self({"frame_a": x["frame_a"], "frame_b": x["frame_b"]}, training=False)
         loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(y["mask_b"], out["pred_b"])
         batch = ops.cast(ops.shape(x["frame_a"])[0], "float32")
         j = 0.5 * (binary_iou(y["mask_a"], out["pred_a"]) + binary_iou(y["mask_b"], out["pred_b"]))
@@ -377,5 +391,6 @@ class COSNetTrainer(COSNet):
             dice_weight=self.dice_weight,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,
             freeze_backbone=self.freeze_backbone,
+            training_references=self.training_references,
         )
         return config
