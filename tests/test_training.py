@@ -19,6 +19,7 @@ from cosnet_tf.data import (
     make_saliency_dataset,
 )
 from cosnet_tf.training import IMAGE_STREAM, VIDEO_STREAM, COSNetTrainer, PartwiseAdamW, mix_streams
+from cosnet_tf.losses import orthogonality_penalty
 from cosnet_tf.training.callbacks import NaNGuard
 from cosnet_tf.training.run import build_datasets
 from cosnet_tf.training.run_config import TrainConfig
@@ -342,6 +343,22 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     assert train.element_spec[0]["frame_b"].shape == (2, 3, 48, 48, 3)
     with pytest.raises(ValueError, match="training_references"):
         TrainConfig(davis_root=str(davis), training_references=0)
+
+
+@pytest.mark.slow  # a symmetric trainer's first step: about 25 s
+def test_groups_count_the_orthogonality_penalty_once(synthetic):
+    """The co-attention runs once for each two frames of a group; Eq. 12 still counts once."""
+    davis, _, _ = synthetic
+    groups = make_frame_pair_dataset(DavisDataset(davis, split="train"), (48, 48), batch_size=2, seed=0,
+                                     references=2)
+    x, y = next(iter(mix_streams(groups)))
+    symmetric = COSNetTrainer(tiny_backbone(), coattention="symmetric", head_filters=16,
+                              coattention_config={"orthogonality_weight": 0.5})
+    symmetric.compile(optimizer=keras.optimizers.SGD(0.0))
+    penalty = float(orthogonality_penalty(symmetric.coattention.projection, 0.5))
+    assert penalty > 0
+    logs = symmetric.train_on_batch(x, y, return_dict=True)
+    assert logs["orthogonality"] == pytest.approx(penalty, rel=1e-5)
 
 
 @pytest.mark.slow  # two training runs and a held-out scoring: about 80 s

@@ -322,7 +322,9 @@ class COSNet(keras.Model):
                 some groups (the N = 0 case, as in `pair_forward`).
 
         Returns:
-            [B, G, H, W, 1] foreground probabilities.
+            [B, G, H, W, 1] foreground probabilities. The co-attention runs once
+            for each two frames of a group; the loss it adds (Eq. 12 of the
+            symmetric variant) is the same at every call and counts once.
         """
         if len(frames.shape) != 5 or frames.shape[1] is None or frames.shape[1] < 2:
             raise ValueError(f"`frames` must be [B, G, H, W, 3] with a static G >= 2; got {tuple(frames.shape)}.")
@@ -331,13 +333,21 @@ class COSNet(keras.Model):
         size = (shape[2], shape[3])
         features = self.encode(ops.reshape(frames, (-1, shape[2], shape[3], shape[4])), training=training)
         features = ops.reshape(features, (shape[0], group) + tuple(ops.shape(features)[1:]))
+        features = [features[:, i] for i in range(group)]
+        summaries = [[] for _ in range(group)]
+        if self.coattention is not None:
+            attended = [self.attention_features(f) for f in features]
+            # One affinity per two frames gives both their summaries (Eq. 6-7), as in a pair.
+            for i in range(group):
+                for j in range(i + 1, group):
+                    z_i, z_j = self.coattention(attended[i], attended[j])
+                    summaries[i].append(self.gate(z_i))
+                    summaries[j].append(self.gate(z_j))
         predictions = []
-        for i in range(group):
-            query = features[:, i]
+        for query, gated in zip(features, summaries):
             summary = None
-            if self.coattention is not None:
-                references = ops.stack([features[:, j] for j in range(group) if j != i], axis=1)
-                summary = ops.mean(ops.stack(self.gated_summaries(query, references)), axis=0)
+            if gated:
+                summary = ops.mean(ops.stack(gated), axis=0)
                 if summary_keep is not None:
                     summary = summary * ops.reshape(ops.cast(summary_keep, summary.dtype), (-1, 1, 1, 1))
             predictions.append(self._predict(self.head_a, summary, query, size, training, False))
