@@ -19,6 +19,13 @@ def _frame_size(frames):
     return shape[1], shape[2]
 
 
+def _kept(summary, summary_keep):
+    """`summary` with the samples whose `summary_keep` ([B] of 0/1, or None: all) is 0 zeroed."""
+    if summary_keep is None:
+        return summary
+    return summary * ops.reshape(ops.cast(summary_keep, summary.dtype), (-1, 1, 1, 1))
+
+
 def _zero_summary_inputs(head, channels):
     """Starts a head's weights on the summary half of X = [Z, V] (Eq. 10) at zero.
 
@@ -297,9 +304,7 @@ class COSNet(keras.Model):
         else:
             z_a, z_b = self.coattention(self.attention_features(v_a), self.attention_features(v_b))
             z_a, z_b = self.gate(z_a), self.gate(z_b)
-            if summary_keep is not None:
-                keep = ops.reshape(ops.cast(summary_keep, z_a.dtype), (-1, 1, 1, 1))
-                z_a, z_b = z_a * keep, z_b * keep
+            z_a, z_b = _kept(z_a, summary_keep), _kept(z_b, summary_keep)
         return {
             "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False),
             "pred_b": self._predict(self.head_b, z_b, v_b, size_b, training, False),
@@ -347,9 +352,7 @@ class COSNet(keras.Model):
         for query, gated in zip(features, summaries):
             summary = None
             if gated:
-                summary = ops.mean(ops.stack(gated), axis=0)
-                if summary_keep is not None:
-                    summary = summary * ops.reshape(ops.cast(summary_keep, summary.dtype), (-1, 1, 1, 1))
+                summary = _kept(ops.mean(ops.stack(gated), axis=0), summary_keep)
             predictions.append(self._predict(self.head_a, summary, query, size, training, False))
         return ops.stack(predictions, axis=1)
 
