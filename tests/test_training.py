@@ -327,6 +327,9 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     assert _changed(before, _snapshot([model.head_a, model.coattention]))
     model.train_on_batch(x_image, y_image)  # the image step of a group stream
     # Validation scores what was trained: head_a on each frame of a pair, the other its reference.
+    # head_b's logits are shifted so that a validation that used it (pair_forward's) scores
+    # differently by construction, not by how far two random initialisations happen to differ.
+    model.head_b.classifier.bias.assign(model.head_b.classifier.bias + 2.0)
     pair = {"frame_a": x["frame_a"], "frame_b": x["frame_b"][:, 0], "stream": x["stream"]}
     masks = {"mask_a": y["mask_a"], "mask_b": y["mask_b"][:, 0]}
     paired = model.evaluate(pair, masks, verbose=0, return_dict=True)
@@ -337,7 +340,7 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     expected_loss = (model._pixel_loss(masks["mask_a"], expected[:, 0])
                      + model._pixel_loss(masks["mask_b"], expected[:, 1]))
     assert scores["loss"] == pytest.approx(float(expected_loss), rel=1e-4)
-    assert abs(scores["loss"] - paired["loss"]) > 1e-3, paired  # pair_forward's head_b differs
+    assert abs(scores["loss"] - paired["loss"]) > 1e-2, paired  # pair_forward's head_b differs
     config = TrainConfig(davis_root=str(davis), image_size=(48, 48), batch_size=2, training_references=3)
     train, _ = build_datasets(config)
     assert train.element_spec[0]["frame_b"].shape == (2, 3, 48, 48, 3)
