@@ -28,7 +28,8 @@ setup(
         "tensorboard>=2.16",  # the TensorBoard callback of `cosnet train` (TensorFlow pulls it in anyway)
     ],
     # One job's libraries each (cosnet_tf/utils/extras.py: missing ones are named in the error);
-    # "all" is every extra but torch, "dev" is "all" plus pytest (what the tests need).
-    extras_require={**EXTRAS, "all": ALL, "dev": ["pytest>=7", *ALL]},
+    # "all" is every extra but torch, "dev" is "all" plus pytest and pytest-xdist (what the tests
+    # need: pytest.ini spreads the default suite over the CPU's cores).
+    extras_require={**EXTRAS, "all": ALL, "dev": ["pytest>=7", "pytest-xdist>=3.5", *ALL]},
     entry_points={"console_scripts": ["cosnet=cosnet_cli:main"]},
 )
