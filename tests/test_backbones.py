@@ -163,3 +163,26 @@ def test_mid_level_block_must_be_on_the_output_grid():
         MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, mid_level_block=4)
     with pytest.raises(ValueError, match="mid_level_block"):
         MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, mid_level_block=17)
+
+
+def test_early_blocks_are_the_stem_and_the_first_blocks_of_each_backbone():
+    from cosnet_tf.backbones import early_blocks
+
+    mobilenet = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, mid_level_block=12, low_level_block=2)
+    assert len(mobilenet.block_prefixes) == 17
+    stem = [layer.name for layer in early_blocks(mobilenet, 0)]
+    assert stem == ["Conv1", "bn_Conv1"]
+    names = [layer.name for layer in early_blocks(mobilenet, 2)]
+    assert names[:2] == stem and names[-1] == "block_1_project_BN"
+    assert not any(name.startswith(("block_2_", "block_10_", "aspp")) for name in names)
+    every = early_blocks(mobilenet, 17)
+    assert every[-1].name == "block_16_project_BN" and not any(layer.name.startswith("aspp") for layer in every)
+    resnet = ResNetDeepLabV3Backbone(depth=50, output_stride=16, aspp_filters=16, output_filters=16)
+    assert len(resnet.block_prefixes) == 16  # 3 + 4 + 6 + 3 bottlenecks
+    names = [layer.name for layer in early_blocks(resnet, 4)]
+    assert names[:2] == ["conv1", "bn1"] and names[-1].startswith("layer2_0_")
+    assert not any(name.startswith(("layer2_1_", "layer3_")) for name in names)
+    with pytest.raises(ValueError, match=r"must be in \[0, 16\]"):
+        early_blocks(resnet, 17)
+    with pytest.raises(ValueError, match="does not list its blocks"):
+        early_blocks(keras.Sequential([keras.layers.Dense(2)]), 1)

@@ -99,6 +99,40 @@ def test_frozen_backbone_trains_only_coattention_and_heads(synthetic, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_frozen_backbone_blocks_keep_the_stem_and_first_blocks(synthetic, tmp_path):
+    """frozen_backbone_blocks = 3: the stem and blocks 0-2 keep every weight (batch-norm
+    statistics included), block 3 on, the ASPP and the heads train; config, save and the shipped
+    model keep working."""
+    from cosnet_tf.backbones import early_blocks
+
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, frozen_backbone_blocks=3)
+    model.compile(optimizer=keras.optimizers.AdamW(0.01))
+    frozen = early_blocks(model.backbone, 3)
+    assert {layer.name for layer in frozen} >= {"Conv1", "expanded_conv_project", "block_2_project_BN"}
+    later = [layer for layer in model.backbone.layers if layer.name.startswith(("block_3_", "block_16_", "aspp_"))
+             and layer.trainable_weights]
+    assert later and not any(layer.name.startswith("block_3_") for layer in frozen)
+    fixed = [w.numpy().copy() for layer in frozen for w in layer.weights]
+    moving = _snapshot(later + [model.head_a])
+    for x, y in _streams(synthetic).take(2):  # two video steps: one trace
+        model.train_on_batch(x, y)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(fixed, [w for layer in frozen for w in layer.weights]))
+    after = _snapshot(later + [model.head_a])
+    assert all(_changed([a], [b]) for a, b in zip(moving, after) if a.ndim == 4)  # every later kernel moved
+    restored = COSNetTrainer.from_config(model.get_config())
+    assert restored.frozen_backbone_blocks == 3 and not restored.backbone.get_layer("block_2_expand").trainable
+    shipped = model.to_inference_model()
+    assert all(layer.trainable for layer in shipped.backbone.layers)
+    # Weights are copied in order (to_inference_model, initial_weights): freezing must not reorder them.
+    assert [w.path for w in model.backbone.weights] == [w.path for w in shipped.backbone.weights]
+    for a, b in zip(model.get_weights(), shipped.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"frozen_backbone_blocks must be in \[0, 17\]"):
+        COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, frozen_backbone_blocks=18)
+    with pytest.raises(ValueError, match="frozen_backbone_blocks must be >= 0"):
+        TrainConfig(davis_root="x", frozen_backbone_blocks=-1)
+
+
 @pytest.mark.parametrize(
     "make_optimizer",
     # Learning rates large enough that one step moves each weight by far more than its float32

@@ -129,14 +129,15 @@ def test_hypermodel_maps_hyperparameters_onto_the_train_config(tmp_path):
                        model={"preset": "mobilenetv2", "coattention_config": {"cosine": True}, "head_depth": 2})
     space = {"coattention": ["none", "symmetric"], "image_size": [64, 96],
              "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
-             "orthogonality_weight": [1e-3]}
+             "orthogonality_weight": [1e-3], "frozen_backbone_blocks": [0, 6]}
     hypermodel = COSNetHyperModel(base, space, evaluator=object())
     hp = keras_tuner.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
     assert isinstance(hp._hps["learning_rate"][0], keras_tuner.engine.hyperparameters.Float)
-    hp.values.update(coattention="none", image_size=96, learning_rate=3e-3)
+    hp.values.update(coattention="none", image_size=96, learning_rate=3e-3, frozen_backbone_blocks=6)
     config = hypermodel.trial_config(hp)
     assert config.coattention is None and config.image_size == (96, 96) and config.learning_rate == 3e-3
+    assert config.frozen_backbone_blocks == 6
     # The baseline has no co-attention settings; the rest of [model] and of the config stays.
     assert config.model == {"preset": "mobilenetv2", "coattention": None, "head_depth": 2}
     assert config.steps == 4

@@ -208,6 +208,8 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         # What COSNet reads to split the embedding: the last `low_level_channels` channels are
         # the packed low-level map (0 without one), unpacked by `low_level_factor`.
         self.low_level_factor, self.low_level_channels = low_level_factor, low_level_channels
+        # Each block's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
+        self.block_prefixes = ["expanded_conv_"] + [f"block_{i}_" for i in range(1, len(MOBILENETV2_BLOCKS))]
         self.alpha = alpha
         self.output_stride = output_stride
         self.aspp_filters = aspp_filters

@@ -133,6 +133,10 @@ class ResNetDeepLabV3Backbone(keras.Model):
             batch_norm_momentum=mom,
         )
         super().__init__(inputs=images, outputs=features, **kwargs)
+        # Each bottleneck's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
+        self.block_prefixes = [
+            f"layer{stage + 1}_{block}_" for stage, blocks in enumerate(RESNET_BLOCKS[depth]) for block in range(blocks)
+        ]
         self.depth = depth
         self.output_stride = output_stride
         self.aspp_filters = aspp_filters

@@ -56,6 +56,11 @@ _FLAGS = {
         **_BOOLEAN,
         help="train only the co-attention and heads, on the backbone's fixed features",
     ),
+    "frozen_backbone_blocks": dict(
+        type=int,
+        help="keep the backbone's stem and first K blocks at their start weights (MobileNetV2: 17 blocks, "
+        "6 before stride 16); the rest trains",
+    ),
     "synchronized_batch_norm": dict(
         **_BOOLEAN,
         help="the heads' batch norms over the global batch of all replicas",

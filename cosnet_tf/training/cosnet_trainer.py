@@ -3,6 +3,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from cosnet_tf.backbones.early_blocks import early_blocks
 from cosnet_tf.losses import WeightedBinaryCrossentropy
 from cosnet_tf.models.cosnet import COSNet
 from cosnet_tf.training.partwise_adamw import PartwiseAdamW
@@ -105,6 +106,17 @@ class COSNetTrainer(COSNet):
             references paid (docs/coattention.md): a backbone that trains finds
             per-frame cues first. The model `to_inference_model` gives has a
             trainable backbone again.
+        frozen_backbone_blocks: k > 0 keeps the backbone's stem and its first k
+            blocks (`cosnet_tf.backbones.early_blocks`; MobileNetV2 has 17, and
+            6 is every block before stride 16) at the weights it was built or
+            loaded with; the later blocks and the ASPP train. For a whole-network
+            stage after a `freeze_backbone` stage: the early blocks hold the
+            generic edges and textures of the pretrained network, and this
+            leaves fewer weights with which the frame alone can learn the
+            training objects' looks. On DAVIS it kept no more of the
+            references' gain than a stage 2 that trains everything
+            (docs/coattention.md, stop 37). `to_inference_model` gives a fully
+            trainable model.
         **kwargs: `COSNet` arguments.
     """
 
@@ -117,6 +129,7 @@ class COSNetTrainer(COSNet):
         dice_weight=0.0,
         freeze_backbone_batch_norm=True,
         freeze_backbone=False,
+        frozen_backbone_blocks=0,
         training_references=1,
         **kwargs,
     ):
@@ -137,6 +150,9 @@ class COSNetTrainer(COSNet):
         self.freeze_backbone = bool(freeze_backbone)
         if self.freeze_backbone:
             self.backbone.trainable = False
+        self.frozen_backbone_blocks = int(frozen_backbone_blocks)
+        for layer in early_blocks(self.backbone, self.frozen_backbone_blocks):
+            layer.trainable = False
 
     def _create_extra_state(self):
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -391,6 +407,7 @@ class COSNetTrainer(COSNet):
             dice_weight=self.dice_weight,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,
             freeze_backbone=self.freeze_backbone,
+            frozen_backbone_blocks=self.frozen_backbone_blocks,
             training_references=self.training_references,
         )
         return config

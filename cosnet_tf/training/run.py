@@ -80,6 +80,7 @@ def build_trainer(config):
             dice_weight=config.dice_weight,
             freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,
             freeze_backbone=config.freeze_backbone,
+            frozen_backbone_blocks=config.frozen_backbone_blocks,
             training_references=config.training_references,
             synchronized_batch_norm=config.synchronized_batch_norm,
             inference_size=config.image_size,

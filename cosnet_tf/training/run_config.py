@@ -186,6 +186,9 @@ class TrainConfig:
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
     freeze_backbone: bool = False  # train only the co-attention and heads, on fixed features
+    # k > 0: the backbone's stem and first k blocks keep their weights (MobileNetV2: 17 blocks,
+    # 6 of them before stride 16); the rest trains (COSNetTrainer's frozen_backbone_blocks).
+    frozen_backbone_blocks: int = 0
     # A `.keras` COSNet (e.g. final.keras of an earlier run, or a shipped model) whose weights
     # start this run instead of [model]'s initialisation; [model] must describe the same
     # network. A run's own checkpoint, once it has one, wins. Two-stage training: a
@@ -240,6 +243,8 @@ class TrainConfig:
         for name in ("batch_size", "steps", "checkpoint_every", "video_steps", "training_references"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if int(self.frozen_backbone_blocks) < 0:
+            raise ValueError(f"frozen_backbone_blocks must be >= 0, got {self.frozen_backbone_blocks}.")
         if self.steps % self.checkpoint_every:
             raise ValueError(
                 f"steps ({self.steps}) must be a multiple of checkpoint_every ({self.checkpoint_every})."

@@ -29,6 +29,7 @@ TRAINING_AXES = {
     "weight_decay": "weight_decay",
     "summary_dropout": "summary_dropout",
     "training_references": "training_references",  # K of Eq. 13 at training time (1: pairs)
+    "frozen_backbone_blocks": "frozen_backbone_blocks",  # the stem and first k blocks kept fixed
 }
 _FLOAT_KEYS = {"min", "max", "sampling", "step"}
 
