@@ -154,7 +154,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         x = layers.ReLU(6.0, name="Conv1_relu")(_bn(x, "bn_Conv1"))
 
         current_stride, dilation = 2, 1
-        block_strides, mid_level, low_level = [], None, None
+        block_strides, block_prefixes, mid_level, low_level = [], [], None, None
         for index, (expansion, filters, stride) in enumerate(MOBILENETV2_BLOCKS):
             block_dilation = dilation
             if stride > 1 and current_stride >= output_stride:
@@ -162,6 +162,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
                 stride = 1
             current_stride *= stride
             prefix = "expanded_conv_" if index == 0 else f"block_{index}_"
+            block_prefixes.append(prefix)
             x = _inverted_residual(
                 x, expansion, _make_divisible(filters * alpha), stride, block_dilation, prefix
             )
@@ -209,7 +210,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         # the packed low-level map (0 without one), unpacked by `low_level_factor`.
         self.low_level_factor, self.low_level_channels = low_level_factor, low_level_channels
         # Each block's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
-        self.block_prefixes = ["expanded_conv_"] + [f"block_{i}_" for i in range(1, len(MOBILENETV2_BLOCKS))]
+        self.block_prefixes = block_prefixes
         self.alpha = alpha
         self.output_stride = output_stride
         self.aspp_filters = aspp_filters

@@ -107,15 +107,18 @@ class ResNetDeepLabV3Backbone(keras.Model):
 
         strides = (1, 2, 1, 1) if output_stride == 8 else (1, 2, 2, 1)
         dilations = (1, 1, 2, 4) if output_stride == 8 else (1, 1, 1, 2)
+        block_prefixes = []
         for stage, (blocks, planes) in enumerate(zip(RESNET_BLOCKS[depth], (64, 128, 256, 512))):
             for block in range(blocks):
+                name = f"layer{stage + 1}_{block}"
+                block_prefixes.append(f"{name}_")  # its layers are named f"{name}_conv1", ...
                 x = _bottleneck(
                     x,
                     planes,
                     stride=strides[stage] if block == 0 else 1,
                     dilation=dilations[stage],
                     project=block == 0,
-                    name=f"layer{stage + 1}_{block}",
+                    name=name,
                     eps=eps,
                     mom=mom,
                 )
@@ -134,9 +137,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
         )
         super().__init__(inputs=images, outputs=features, **kwargs)
         # Each bottleneck's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
-        self.block_prefixes = [
-            f"layer{stage + 1}_{block}_" for stage, blocks in enumerate(RESNET_BLOCKS[depth]) for block in range(blocks)
-        ]
+        self.block_prefixes = block_prefixes
         self.depth = depth
         self.output_stride = output_stride
         self.aspp_filters = aspp_filters
