@@ -214,6 +214,31 @@ def test_paste_distractors_reach_the_training_pairs(synthetic, tmp_path):
     assert (y_pasted["mask_a"].numpy() <= y_plain["mask_a"].numpy()).all()
 
 
+def test_augmentation_settings_reach_the_training_pairs(synthetic, tmp_path):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.run import build_datasets
+
+    davis, _, _ = synthetic
+    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
+    plain = config_from_args(build_parser().parse_args(args))
+    rotated = config_from_args(build_parser().parse_args(args + ["--augmentation", '{"hue_delta": 0.5}']))
+    assert (plain.augmentation_config().hue_delta, rotated.augmentation_config().hue_delta) == (0.02, 0.5)
+    # Everything else keeps its default; TOML's lists become the config's tuples.
+    toml = tmp_path / "hue.toml"
+    toml.write_text(f'davis_root = "{davis}"\n[augmentation]\nhue_delta = 0.5\nsaturation_range = [0.5, 1.5]\n')
+    from_file = TrainConfig.from_file(toml).augmentation_config()
+    assert (from_file.saturation_range, from_file.scale_range) == ((0.5, 1.5), (0.8, 1.25))
+    # The same draws but the hue: masks (geometry) unchanged, frames recoloured.
+    (x_plain, y_plain), (x_rotated, y_rotated) = (next(iter(build_datasets(c)[0])) for c in (plain, rotated))
+    np.testing.assert_array_equal(y_rotated["mask_a"].numpy(), y_plain["mask_a"].numpy())
+    assert np.abs(x_rotated["frame_a"].numpy() - x_plain["frame_a"].numpy()).max() > 10.0
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['hue'\]"):
+        TrainConfig(davis_root="x", augmentation={"hue": 0.5})
+    with pytest.raises(ValueError, match="hue_delta must be in"):
+        TrainConfig(davis_root="x", augmentation={"hue_delta": 0.7})
+
+
 def test_config_file_starts_from_its_base(tmp_path):
     (tmp_path / "parts").mkdir()
     (tmp_path / "parts" / "stage1.toml").write_text(

@@ -41,6 +41,10 @@ _FLAGS = {
     "class_balance": dict(type=float, help="1: Eq. 11's class-balanced loss, 0: plain cross-entropy"),
     "dice_weight": dict(type=float, help="weight of a per-frame Dice loss added to Eq. 11 (default 0)"),
     "paste_distractors": dict(type=float, help="probability of another video's object pasted into a frame as background"),
+    "augmentation": dict(
+        type=json.loads, metavar="JSON",
+        help='augmentation settings over the defaults (AugmentationConfig fields), e.g. \'{"hue_delta": 0.5}\'',
+    ),
     "video_steps": dict(type=int, help="video steps per cycle"),
     "image_steps": dict(type=int, help="still-image steps per cycle"),
     "video_eval_refs": dict(nargs="+", type=int, help="after training, held-out J at these N (e.g. 0 5)"),

@@ -33,16 +33,18 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     `config.batch_size` is the global batch.
     """
     train_videos = config.training_videos()
+    augmentation = config.augmentation_config()
     saliency = SaliencyDataset(config.saliency_images, config.saliency_masks) if config.saliency_images else None
 
     def make_stream(batch_size, seed):
         pairs = make_frame_pair_dataset(
-            train_videos, config.image_size, batch_size, seed=seed, paste_distractors=config.paste_distractors,
-            references=config.training_references,
+            train_videos, config.image_size, batch_size, augmentation=augmentation, seed=seed,
+            paste_distractors=config.paste_distractors, references=config.training_references,
         )
         stills = None
         if saliency is not None:
-            stills = make_saliency_dataset(saliency, config.image_size, batch_size, seed=seed)
+            stills = make_saliency_dataset(saliency, config.image_size, batch_size, augmentation=augmentation,
+                                           seed=seed)
         return mix_streams(pairs, stills, config.video_steps, config.image_steps)
 
     seed = config.seed + 1_000_003 * epoch_offset

@@ -182,6 +182,11 @@ class TrainConfig:
     # Probability that a training frame gets another video's object pasted in as background, a
     # distractor the pair's other frame lacks (cosnet_tf.data.distractors); 0: none.
     paste_distractors: float = 0.0
+    # The training frames' augmentation: fields of cosnet_tf.data.AugmentationConfig that replace
+    # its defaults, e.g. {hue_delta = 0.5} (hue rotated by up to half the colour circle). The
+    # colour jitter is drawn once per pair or group, so an object keeps its look across the
+    # frames compared while its colour changes from sample to sample.
+    augmentation: dict = dataclasses.field(default_factory=dict)
     video_steps: int = 2
     image_steps: int = 1
     freeze_backbone_batch_norm: bool = True
@@ -237,6 +242,7 @@ class TrainConfig:
         from cosnet_tf.data.distractors import check_paste_probability
 
         self.paste_distractors = check_paste_probability(self.paste_distractors)
+        self.augmentation_config()  # a wrong key or value fails here, before any data is read
         self.image_size = tuple(int(v) for v in self.image_size)
         if len(self.image_size) != 2:
             raise ValueError(f"image_size must be (height, width), got {self.image_size}.")
@@ -253,6 +259,26 @@ class TrainConfig:
             raise ValueError("Give both saliency_images and saliency_masks, or neither.")
         if self.davis_root is None:
             raise ValueError("davis_root is required (a folder in the DAVIS-2016 layout).")
+
+    def augmentation_config(self):
+        """The `AugmentationConfig` of the training frames: its defaults, then `augmentation`.
+
+        >>> TrainConfig(davis_root="x", augmentation={"hue_delta": 0.5}).augmentation_config().hue_delta
+        0.5
+        """
+        from cosnet_tf.data.augmentation import DEFAULT_AUGMENTATION
+
+        settings = dict(self.augmentation or {})
+        known = {f.name for f in dataclasses.fields(DEFAULT_AUGMENTATION)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"augmentation: unknown setting(s) {unknown}; known: {sorted(known)}.")
+        # TOML and JSON give ranges as lists; the config's ranges are tuples.
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+        try:
+            return dataclasses.replace(DEFAULT_AUGMENTATION, **settings)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"augmentation {self.augmentation}: {error}") from None
 
     def training_videos(self):
         """The `DavisDataset` trained on: train_sequences, or else train_split, of davis_root."""
