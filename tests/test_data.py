@@ -272,6 +272,21 @@ def test_saliency_dataset_matching_and_mismatches(tmp_path):
         SaliencyDataset(images, images)
 
 
+def test_saliency_dataset_from_video_frames():
+    annotated = VideoSequence("cows", ("/v/cows/00000.jpg", "/v/cows/00001.jpg"), ("/a/cows/00000.png", None))
+    blackswan = VideoSequence("blackswan", ("/v/blackswan/00000.jpg",), ("/a/blackswan/00000.png",))
+    stills = SaliencyDataset.from_videos([annotated, blackswan])
+    # Frames without a mask are left out; stems keep the video's name.
+    assert stills.stems == ["cows/00000", "blackswan/00000"]
+    assert stills.image_paths == ["/v/cows/00000.jpg", "/v/blackswan/00000.jpg"]
+    assert stills.mask_paths == ["/a/cows/00000.png", "/a/blackswan/00000.png"]
+    assert len(stills) == 2 and "2 videos" in repr(stills)
+    with pytest.raises(ValueError, match=r"no annotated frame in the videos 'unlabelled'"):
+        SaliencyDataset.from_videos([VideoSequence("unlabelled", ("/v/u/0.jpg",), (None,))])
+    with pytest.raises(ValueError, match="no videos given"):
+        SaliencyDataset.from_videos([])
+
+
 # --------------------------------------------------------------------------
 # pipelines: shapes, dtypes, ranges
 # --------------------------------------------------------------------------

@@ -239,6 +239,34 @@ def test_augmentation_settings_reach_the_training_pairs(synthetic, tmp_path):
         TrainConfig(davis_root="x", augmentation={"hue_delta": 0.7})
 
 
+def test_training_video_frames_as_the_still_stream(synthetic, monkeypatch):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training import run
+
+    davis, images, _ = synthetic
+    seen = []
+    monkeypatch.setattr(run, "make_saliency_dataset",
+                        lambda dataset, *a, **k: seen.append(dataset) or make_saliency_dataset(dataset, *a, **k))
+    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2",
+            "--video-steps", "1", "--image-steps", "1"]
+    config = config_from_args(build_parser().parse_args(args + ["--stills-from-training-videos", "true"]))
+    x, _ = zip(*build_datasets(config)[0].take(4))
+    # Every annotated frame of the training split, and nothing of the held-out videos, is a still.
+    train = DavisDataset(davis, split="train")
+    (stills,) = seen
+    assert stills.image_paths == [f for v in train for f, m in zip(v.frame_paths, v.mask_paths) if m]
+    assert not set(stills.image_paths) & {f for v in DavisDataset(davis, split="val") for f in v.frame_paths}
+    assert [int(b["stream"][0]) for b in x] == [VIDEO_STREAM, IMAGE_STREAM] * 2
+    # Without it (and without a saliency set) the stream is video only.
+    plain = config_from_args(build_parser().parse_args(args))
+    assert {int(b["stream"][0]) for b, _ in build_datasets(plain)[0].take(4)} == {VIDEO_STREAM}
+    assert len(seen) == 1
+    with pytest.raises(ValueError, match="give one of them"):
+        TrainConfig(davis_root="x", saliency_images=str(images), saliency_masks=str(images),
+                    stills_from_training_videos=True)
+
+
 def test_config_file_starts_from_its_base(tmp_path):
     (tmp_path / "parts").mkdir()
     (tmp_path / "parts" / "stage1.toml").write_text(

@@ -23,6 +23,9 @@ _FLAGS = {
     "val_davis_root": dict(help="held-out videos from another DAVIS-layout root (--val-sequences of it, or all)"),
     "saliency_images": dict(help="still-image folder (MSRA10K / DUTS layout)"),
     "saliency_masks": dict(help="still-image mask folder"),
+    "stills_from_training_videos": dict(
+        **_BOOLEAN, help="the still-image steps read the training videos' annotated frames as stills",
+    ),
     "image_size": dict(nargs=2, type=int, metavar=("H", "W"), help="training size"),
     "inference_short_side": dict(type=int, help="the model's default inference input: short side S, aspect kept"),
     "batch_size": dict(type=int, help="pairs (and still images) per batch"),

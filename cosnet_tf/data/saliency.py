@@ -10,6 +10,9 @@ come as a folder of images and a folder of masks whose files share a stem::
 MSRA10K keeps both in one folder (``Imgs/1.jpg`` next to ``Imgs/1.png``);
 pass the same folder twice, the extensions tell images from masks.
 
+Where no saliency set is at hand, :meth:`SaliencyDataset.from_videos` takes
+the annotated frames of training videos as the stills.
+
 Example:
     >>> import tempfile
     >>> from cosnet_tf.data import SaliencyDataset, SyntheticVideoGenerator
@@ -24,7 +27,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Sequence, Union
+
+if TYPE_CHECKING:
+    from cosnet_tf.data.davis import VideoSequence
 
 PathLike = Union[str, os.PathLike]
 
@@ -69,7 +75,8 @@ class SaliencyDataset:
             have no mask or some masks no image (the stems are listed).
 
     Attributes:
-        stems: the matched file stems, sorted.
+        stems: the matched file stems, sorted (``video/frame`` for
+            :meth:`from_videos`).
         image_paths: image paths, aligned with :attr:`stems`.
         mask_paths: mask paths, aligned with :attr:`stems`.
     """
@@ -122,9 +129,53 @@ class SaliencyDataset:
         self.image_paths: list[str] = [str(images[stem]) for stem in self.stems]
         self.mask_paths: list[str] = [str(masks[stem]) for stem in self.stems]
 
+    @classmethod
+    def from_videos(cls, videos: Iterable["VideoSequence"]) -> "SaliencyDataset":
+        """Every annotated frame of `videos` as a still image, its mask as the still's mask.
+
+        The still-image steps then train the backbone and saliency side output on
+        single frames of the training videos themselves: with no MSRA10K or DUTS
+        on the machine, this is the still stream of the shipped DAVIS recipe.
+        Frames without a mask are left out.
+
+        Args:
+            videos: :class:`~cosnet_tf.data.VideoSequence` objects, e.g. a
+                :class:`~cosnet_tf.data.DavisDataset`.
+
+        Raises:
+            ValueError: no frame of `videos` has a mask.
+
+        Example:
+            >>> import tempfile
+            >>> from cosnet_tf.data import DavisDataset, SyntheticVideoGenerator
+            >>> root = SyntheticVideoGenerator(num_sequences=2, num_frames=3,
+            ...                                image_size=(32, 32)).write_davis(tempfile.mkdtemp())
+            >>> stills = SaliencyDataset.from_videos(DavisDataset(root))
+            >>> len(stills), stills.stems[:2]
+            (6, ['synthetic-000/00000', 'synthetic-000/00001'])
+        """
+        videos = list(videos)
+        stems, image_paths, mask_paths = [], [], []
+        for video in videos:
+            for frame, mask in zip(video.frame_paths, video.mask_paths):
+                if mask is not None:
+                    stems.append(f"{video.name}/{Path(frame).stem}")
+                    image_paths.append(frame)
+                    mask_paths.append(mask)
+        if not stems:
+            names = [video.name for video in videos]
+            raise ValueError(f"no annotated frame in the videos {_describe(names)}" if names else "no videos given")
+        dataset = cls.__new__(cls)
+        dataset.image_dir = dataset.mask_dir = None
+        dataset.videos = [video.name for video in videos]
+        dataset.stems, dataset.image_paths, dataset.mask_paths = stems, image_paths, mask_paths
+        return dataset
+
     def __len__(self) -> int:
         return len(self.stems)
 
     def __repr__(self) -> str:
+        if self.image_dir is None:
+            return f"SaliencyDataset.from_videos({len(self.videos)} videos, images={len(self)})"
         return (f"SaliencyDataset(image_dir='{self.image_dir}', mask_dir='{self.mask_dir}', "
                 f"images={len(self)})")

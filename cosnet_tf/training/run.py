@@ -34,7 +34,11 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     """
     train_videos = config.training_videos()
     augmentation = config.augmentation_config()
-    saliency = SaliencyDataset(config.saliency_images, config.saliency_masks) if config.saliency_images else None
+    saliency = None
+    if config.saliency_images:
+        saliency = SaliencyDataset(config.saliency_images, config.saliency_masks)
+    elif config.stills_from_training_videos:
+        saliency = SaliencyDataset.from_videos(train_videos)
 
     def make_stream(batch_size, seed):
         pairs = make_frame_pair_dataset(

@@ -153,6 +153,9 @@ class TrainConfig:
     val_davis_root: Optional[str] = None
     saliency_images: Optional[str] = None  # folder of images (MSRA10K / DUTS layout)
     saliency_masks: Optional[str] = None
+    # True: the still-image steps read the training videos' annotated frames as stills
+    # (SaliencyDataset.from_videos) instead of a saliency set; not with saliency_images.
+    stills_from_training_videos: bool = False
     # [model]: the arguments of `COSNet.from_preset`, passed to it unchanged: preset,
     # backbone_config, backbone_weights, coattention ("none" for no co-attention),
     # coattention_config (the variant's own settings: cosine, orthogonality_weight = lambda of
@@ -257,6 +260,9 @@ class TrainConfig:
             )
         if (self.saliency_images is None) != (self.saliency_masks is None):
             raise ValueError("Give both saliency_images and saliency_masks, or neither.")
+        if self.stills_from_training_videos and self.saliency_images is not None:
+            raise ValueError("stills_from_training_videos and saliency_images both name the still images; "
+                             "give one of them.")
         if self.davis_root is None:
             raise ValueError("davis_root is required (a folder in the DAVIS-2016 layout).")
 
