@@ -75,8 +75,8 @@ class SaliencyDataset:
             have no mask or some masks no image (the stems are listed).
 
     Attributes:
-        stems: the matched file stems, sorted (``video/frame`` for
-            :meth:`from_videos`).
+        stems: the matched file stems, sorted (for :meth:`from_videos`:
+            ``video/frame``, in the videos' order).
         image_paths: image paths, aligned with :attr:`stems`.
         mask_paths: mask paths, aligned with :attr:`stems`.
     """
@@ -143,7 +143,7 @@ class SaliencyDataset:
                 :class:`~cosnet_tf.data.DavisDataset`.
 
         Raises:
-            ValueError: no frame of `videos` has a mask.
+            ValueError: `videos` is empty, or none of its frames has a mask.
 
         Example:
             >>> import tempfile
