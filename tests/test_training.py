@@ -202,7 +202,6 @@ def test_config_errors_name_the_problem(tmp_path):
 def test_paste_distractors_reach_the_training_pairs(synthetic, tmp_path):
     from cosnet_tf.cli.main import build_parser
     from cosnet_tf.cli.train_command import config_from_args
-    from cosnet_tf.training.run import build_datasets
 
     davis, _, _ = synthetic
     args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
@@ -217,7 +216,6 @@ def test_paste_distractors_reach_the_training_pairs(synthetic, tmp_path):
 def test_augmentation_settings_reach_the_training_pairs(synthetic, tmp_path):
     from cosnet_tf.cli.main import build_parser
     from cosnet_tf.cli.train_command import config_from_args
-    from cosnet_tf.training.run import build_datasets
 
     davis, _, _ = synthetic
     args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]

@@ -155,6 +155,7 @@ class SaliencyDataset:
             (6, ['synthetic-000/00000', 'synthetic-000/00001'])
         """
         videos = list(videos)
+        names = [video.name for video in videos]
         stems, image_paths, mask_paths = [], [], []
         for video in videos:
             for frame, mask in zip(video.frame_paths, video.mask_paths):
@@ -163,11 +164,10 @@ class SaliencyDataset:
                     image_paths.append(frame)
                     mask_paths.append(mask)
         if not stems:
-            names = [video.name for video in videos]
             raise ValueError(f"no annotated frame in the videos {_describe(names)}" if names else "no videos given")
         dataset = cls.__new__(cls)
         dataset.image_dir = dataset.mask_dir = None
-        dataset.videos = [video.name for video in videos]
+        dataset.videos = names
         dataset.stems, dataset.image_paths, dataset.mask_paths = stems, image_paths, mask_paths
         return dataset
 
