@@ -384,6 +384,53 @@ def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
         COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
 
 
+def test_query_feature_dropout_segments_from_the_summary_alone(synthetic):
+    """query_feature_dropout: a dropped frame's head reads X = [Z, 0] (the co-attention still
+    reads V; the decoder keeps its low-level input); the other frames are untouched."""
+    x, y = next(iter(_streams(synthetic)))
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, query_feature_dropout=0.5)
+    model.head_a.set_weights([w + 0.05 for w in model.head_a.get_weights()])  # summary half not zero
+    a, b = np.asarray(x["frame_a"][:2]), np.asarray(x["frame_b"][:2])
+    frames = np.stack([a, b, b[:, ::-1]], axis=1)  # groups of 3: [2, 3, 48, 48, 3]
+    kept = model.group_forward(frames)
+    np.testing.assert_allclose(model.group_forward(frames, feature_keep=np.ones((2, 3))), kept, atol=1e-6)
+    dropped = model.group_forward(frames, feature_keep=np.array([[0, 1, 1], [1, 1, 1]]))
+    np.testing.assert_allclose(dropped[:, 1:], kept[:, 1:], atol=1e-6)
+    np.testing.assert_allclose(dropped[1], kept[1], atol=1e-6)
+    assert np.abs(np.asarray(dropped[0, 0]) - np.asarray(kept[0, 0])).max() > 1e-3
+    # Frame 0 of group 0, by hand: the mean of its two gated summaries (Eq. 13), zeros for V.
+    features = [model.encode(frames[:, i]) for i in range(3)]
+    summary = keras.ops.mean(keras.ops.stack(
+        model.gated_summaries(features[0], keras.ops.stack(features[1:], axis=1))), axis=0)
+    attended = model.attention_features(features[0])
+    by_hand = model.head_a(keras.ops.concatenate([summary, keras.ops.zeros_like(attended)], axis=-1),
+                           low_level=model._low_level(features[0]), output_size=(48, 48))
+    np.testing.assert_allclose(dropped[0, 0], by_hand[0], atol=1e-5)
+    # Pairs: frame a and frame b of each pair drop on their own.
+    out = model.pair_forward(x["frame_a"][:2], x["frame_b"][:2], feature_keep=np.array([[1, 0], [1, 1]]))
+    full = model.pair_forward(x["frame_a"][:2], x["frame_b"][:2])
+    np.testing.assert_allclose(out["pred_a"], full["pred_a"], atol=1e-6)
+    assert np.abs(np.asarray(out["pred_b"][0]) - np.asarray(full["pred_b"][0])).max() > 1e-3
+    np.testing.assert_allclose(out["pred_b"][1], full["pred_b"][1], atol=1e-6)
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    model.train_on_batch(x, y)  # the dropout path traces and runs
+    assert COSNetTrainer.from_config(model.get_config()).query_feature_dropout == 0.5
+    # The command line reaches the trainer; the shipped model is a plain COSNet without it.
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.run import build_trainer
+
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--query-feature-dropout", "0.3"])
+    config = dataclasses.replace(config_from_args(args), model=dict(backbone_config=TINY_BACKBONE))
+    trainer = build_trainer(config)
+    assert trainer.query_feature_dropout == 0.3
+    assert "query_feature_dropout" not in trainer.to_inference_model().get_config()
+    with pytest.raises(ValueError, match="query_feature_dropout"):
+        COSNetTrainer(tiny_backbone(), coattention="vanilla", query_feature_dropout=1.0)
+    with pytest.raises(ValueError, match="needs co-attention"):
+        COSNetTrainer(tiny_backbone(), coattention=None, query_feature_dropout=0.2)
+
+
 def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     """training_references = K: each frame of a group is segmented as `segment` does with the
     other K frames as references (Eq. 13), and the group stream mixes with still images."""

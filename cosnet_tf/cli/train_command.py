@@ -37,6 +37,9 @@ _FLAGS = {
     "weight_decay": dict(type=float, help="decoupled weight decay"),
     "head_lr_multiplier": dict(type=float, help="learning-rate multiple of the co-attention and heads (10)"),
     "summary_dropout": dict(type=float, help="share of pairs trained without co-attention (N = 0)"),
+    "query_feature_dropout": dict(
+        type=float, help="share of training frames segmented from their gated summary alone (own features zeroed)",
+    ),
     "training_references": dict(
         type=int, help="references per training sample: 1, pairs; K > 1, each frame of a group of K + 1 "
         "segmented with the mean of its K gated summaries (Eq. 13, as at test time)",

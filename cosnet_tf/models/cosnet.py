@@ -19,11 +19,11 @@ def _frame_size(frames):
     return shape[1], shape[2]
 
 
-def _kept(summary, summary_keep):
-    """`summary` with the samples whose `summary_keep` ([B] of 0/1, or None: all) is 0 zeroed."""
-    if summary_keep is None:
-        return summary
-    return summary * ops.reshape(ops.cast(summary_keep, summary.dtype), (-1, 1, 1, 1))
+def _kept(tensor, keep):
+    """`tensor` ([B, h, w, C]) with the samples whose `keep` ([B] of 0/1, or None: all) is 0 zeroed."""
+    if keep is None:
+        return tensor
+    return tensor * ops.reshape(ops.cast(keep, tensor.dtype), (-1, 1, 1, 1))
 
 
 def _zero_summary_inputs(head, channels):
@@ -265,9 +265,13 @@ class COSNet(keras.Model):
                 f"(from `encode`); got shape {tuple(features.shape)}."
             )
 
-    def _predict(self, head, summary, features, output_size, training, return_logits):
-        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`."""
-        v = self.attention_features(features)
+    def _predict(self, head, summary, features, output_size, training, return_logits, feature_keep=None):
+        """The head on X = [Z, V] (Eq. 10), `features` being the whole embedding from `encode`.
+
+        `feature_keep` ([B] of 0/1, optional) zeroes V in the head's input of some samples
+        (X = [Z, 0]; the co-attention has already read V, and the decoder's low-level input stays).
+        """
+        v = _kept(self.attention_features(features), feature_keep)
         x = v if self.coattention is None else ops.concatenate([summary, v], axis=-1)
         return head(
             x, low_level=self._low_level(features), output_size=output_size, return_logits=return_logits,
@@ -289,12 +293,15 @@ class COSNet(keras.Model):
             )
         return self.pair_forward(frame_a, frame_b, training=training)
 
-    def pair_forward(self, frame_a, frame_b, training=None, summary_keep=None):
+    def pair_forward(self, frame_a, frame_b, training=None, summary_keep=None, feature_keep=None):
         """The Siamese forward pass of `call`.
 
         `summary_keep` ([B] of 0/1, optional) zeroes the gated summaries of
         some pairs, which makes those samples the N = 0 (no co-attention)
         case; the trainer uses it to teach the heads the frame-by-frame mode.
+        `feature_keep` ([B, 2] of 0/1, optional: frame a, frame b) zeroes a
+        frame's own features V in its head's input, which then reads the
+        summary alone (the trainer's `query_feature_dropout`).
         """
         size_a, size_b = _frame_size(frame_a), _frame_size(frame_b)
         v_a = self.encode(frame_a, training=training)
@@ -305,14 +312,17 @@ class COSNet(keras.Model):
             z_a, z_b = self.coattention(self.attention_features(v_a), self.attention_features(v_b))
             z_a, z_b = self.gate(z_a), self.gate(z_b)
             z_a, z_b = _kept(z_a, summary_keep), _kept(z_b, summary_keep)
+        keep_a = keep_b = None
+        if feature_keep is not None:
+            keep_a, keep_b = feature_keep[:, 0], feature_keep[:, 1]
         return {
-            "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False),
-            "pred_b": self._predict(self.head_b, z_b, v_b, size_b, training, False),
+            "pred_a": self._predict(self.head_a, z_a, v_a, size_a, training, False, keep_a),
+            "pred_b": self._predict(self.head_b, z_b, v_b, size_b, training, False, keep_b),
             "saliency_a": self.saliency(v_a, size_a, training=training),
             "saliency_b": self.saliency(v_b, size_b, training=training),
         }
 
-    def group_forward(self, frames, training=None, summary_keep=None):
+    def group_forward(self, frames, training=None, summary_keep=None, feature_keep=None):
         """Segments every frame of a group of G frames of one video with the other G - 1 as
         its references, fused as at test time (Eq. 13: the mean of the gated summaries).
 
@@ -325,6 +335,8 @@ class COSNet(keras.Model):
             frames: [B, G, H, W, 3], G >= 2 (static).
             summary_keep: [B] of 0/1, optional: zeroes the fused summaries of
                 some groups (the N = 0 case, as in `pair_forward`).
+            feature_keep: [B, G] of 0/1, optional: zeroes the own features V
+                of some frames in their head's input (as in `pair_forward`).
 
         Returns:
             [B, G, H, W, 1] foreground probabilities. The co-attention runs once
@@ -349,11 +361,12 @@ class COSNet(keras.Model):
                     summaries[i].append(self.gate(z_i))
                     summaries[j].append(self.gate(z_j))
         predictions = []
-        for query, gated in zip(features, summaries):
+        for i, (query, gated) in enumerate(zip(features, summaries)):
             summary = None
             if gated:
                 summary = _kept(ops.mean(ops.stack(gated), axis=0), summary_keep)
-            predictions.append(self._predict(self.head_a, summary, query, size, training, False))
+            keep = None if feature_keep is None else feature_keep[:, i]
+            predictions.append(self._predict(self.head_a, summary, query, size, training, False, keep))
         return ops.stack(predictions, axis=1)
 
     # --------------------------------------------------- multi-reference test

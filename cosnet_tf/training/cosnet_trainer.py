@@ -83,6 +83,16 @@ class COSNetTrainer(COSNet):
             attention summaries zeroed, i.e. as the N = 0 frame-by-frame case
             that `segment` runs without references. 0 (the default) trains
             exactly as the paper; a small value makes N = 0 a trained mode.
+        query_feature_dropout: probability that a frame of a video sample is
+            segmented from its gated summary alone: its own features V are
+            zeroed in its head's input, X = [Z, 0] (Eq. 10); the co-attention
+            still reads V, and the decoder keeps its low-level input. The
+            mirror of `summary_dropout`, and not in the paper: the heads must
+            then learn to segment from what the references matched, instead of
+            leaving Z unused while V suffices. A frame whose summary is dropped
+            keeps its features. 0 (the default) trains as the paper; it needs
+            co-attention. On DAVIS it raised what references add by weakening
+            N = 0, while J at N = 5 fell (docs/coattention.md, stop 40).
         class_balance: the `balance` of Eq. 11's loss (`WeightedBinaryCrossentropy`):
             1 is the paper's class-balanced loss, 0 plain cross-entropy.
         dice_weight: weight of a Dice loss (`keras.losses.dice`, one per frame,
@@ -125,6 +135,7 @@ class COSNetTrainer(COSNet):
         *args,
         head_lr_multiplier=10.0,
         summary_dropout=0.0,
+        query_feature_dropout=0.0,
         class_balance=1.0,
         dice_weight=0.0,
         freeze_backbone_batch_norm=True,
@@ -144,8 +155,13 @@ class COSNetTrainer(COSNet):
         self.dice_weight = float(dice_weight)
         if not 0.0 <= summary_dropout < 1.0:
             raise ValueError(f"`summary_dropout` must be in [0, 1), got {summary_dropout}.")
+        if not 0.0 <= query_feature_dropout < 1.0:
+            raise ValueError(f"`query_feature_dropout` must be in [0, 1), got {query_feature_dropout}.")
+        if query_feature_dropout > 0 and self.coattention is None:
+            raise ValueError("`query_feature_dropout` needs co-attention: without it a head would read nothing.")
         self.head_lr_multiplier = float(head_lr_multiplier)
         self.summary_dropout = float(summary_dropout)
+        self.query_feature_dropout = float(query_feature_dropout)
         self.freeze_backbone_batch_norm = bool(freeze_backbone_batch_norm)
         self.freeze_backbone = bool(freeze_backbone)
         if self.freeze_backbone:
@@ -257,20 +273,29 @@ class COSNetTrainer(COSNet):
 
         variables = self.trainable_weights
         with tf.GradientTape() as tape:
-            keep = None
+            keep = feature_keep = None
+            batch = ops.shape(x["frame_a"])[0]
             if self.summary_dropout > 0:
-                batch = ops.shape(x["frame_a"])[0]
                 keep = keras.random.uniform((batch,), seed=self.seed_generator) >= self.summary_dropout
-            if len(x["frame_b"].shape) == 5:  # a group: frame_a and K references (`references=K`)
+            grouped = len(x["frame_b"].shape) == 5  # a group: frame_a and K references (`references=K`)
+            if self.query_feature_dropout > 0:
+                frames_per_sample = 1 + x["frame_b"].shape[1] if grouped else 2
+                feature_keep = keras.random.uniform(
+                    (batch, frames_per_sample), seed=self.seed_generator) >= self.query_feature_dropout
+                if keep is not None:  # never both: a frame without its summary keeps its features
+                    feature_keep = ops.logical_or(feature_keep, ops.logical_not(keep)[:, None])
+            if grouped:
                 frames = ops.concatenate([x["frame_a"][:, None], x["frame_b"]], axis=1)
                 masks = ops.concatenate([y["mask_a"][:, None], y["mask_b"]], axis=1)
-                predictions = self.group_forward(frames, training=True, summary_keep=keep)
+                predictions = self.group_forward(frames, training=True, summary_keep=keep,
+                                                 feature_keep=feature_keep)
                 masks, predictions = _frames_of_groups(masks), _frames_of_groups(predictions)
                 # Twice the mean over the group's frames: the scale of a pair's two losses.
                 pair_loss = 2.0 * self._pixel_loss(masks, predictions)
                 iou = binary_iou(masks, predictions)
             else:
-                out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep)
+                out = self.pair_forward(x["frame_a"], x["frame_b"], training=True, summary_keep=keep,
+                                        feature_keep=feature_keep)
                 pair_loss = self._pixel_loss(y["mask_a"], out["pred_a"]) + self._pixel_loss(
                     y["mask_b"], out["pred_b"]
                 )
@@ -403,6 +428,7 @@ class COSNetTrainer(COSNet):
         config.update(
             head_lr_multiplier=self.head_lr_multiplier,
             summary_dropout=self.summary_dropout,
+            query_feature_dropout=self.query_feature_dropout,
             class_balance=self.class_balance,
             dice_weight=self.dice_weight,
             freeze_backbone_batch_norm=self.freeze_backbone_batch_norm,

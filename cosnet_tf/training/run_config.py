@@ -176,6 +176,9 @@ class TrainConfig:
     decay_power: float = 0.9
     head_lr_multiplier: float = 10.0
     summary_dropout: float = 0.0  # > 0 also trains the N = 0 (no reference) mode
+    # > 0: that share of training frames is segmented from its gated summary alone, its own
+    # features zeroed in the head's input (COSNetTrainer's query_feature_dropout; not in the paper).
+    query_feature_dropout: float = 0.0
     # Reference frames per training sample: 1, the paper's pairs; K > 1, groups of K + 1 frames
     # of one video, each segmented with the mean of its K gated summaries (Eq. 13 at training
     # time, as `cosnet segment` fuses N references). batch_size counts groups.
