@@ -436,6 +436,57 @@ def test_query_feature_dropout_segments_from_the_summary_alone(synthetic):
         COSNetTrainer(tiny_backbone(), coattention=None, query_feature_dropout=0.2)
 
 
+def test_reference_path_only_trains_what_the_references_change(synthetic):
+    """reference_path_only: the co-attention, the gate and the summary half of the head's first
+    kernel train (under AdamW's weight decay too); everything N = 0 reads stays, so N = 0
+    segments exactly as before and N = 1 does not."""
+    davis, images, masks = synthetic
+    groups = make_frame_pair_dataset(DavisDataset(davis, split="train"), (48, 48), batch_size=2, seed=0,
+                                     references=2)
+    stills = make_saliency_dataset(SaliencyDataset(images, masks), (48, 48), batch_size=2, seed=0)
+    (x, y), (x_image, y_image) = list(mix_streams(groups, stills, video_steps=1, image_steps=1).take(2))
+    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=1.0,
+                          training_references=2, reference_path_only=True)
+    channels, kernel = model.attention_channels, model.head_a.first_layer.kernel
+    frames, references = x["frame_a"], x["frame_b"]
+    query, refs = model.encode(frames), np.stack([model.encode(references[:, i]) for i in range(2)], axis=1)
+    n0, n2 = model.segment(query, None, output_size=(48, 48)), model.segment(query, refs, output_size=(48, 48))
+    reference_path = [model.coattention, model.gate]
+    kept = [w for w in model.weights if not any(w is v for p in reference_path for v in p.weights)
+            and w is not kernel and "seed_generator" not in w.path]
+    before = {w.path: w.numpy().copy() for w in kept}
+    kernel_before, coattention_before = kernel.numpy().copy(), _snapshot(reference_path)
+    assert any("moving_mean" in w.path for w in kept)  # the batch norms' statistics are checked too
+    model.compile(optimizer=PartwiseAdamW(1e-2, weight_decay=0.1))
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    for w in kept:
+        np.testing.assert_array_equal(w.numpy(), before[w.path], err_msg=w.path)
+    np.testing.assert_array_equal(kernel.numpy()[:, :, channels:], kernel_before[:, :, channels:])
+    assert not np.array_equal(kernel.numpy()[:, :, :channels], kernel_before[:, :, :channels])
+    assert _changed(coattention_before, _snapshot(reference_path))
+    np.testing.assert_array_equal(model.segment(query, None, output_size=(48, 48)), n0)
+    assert not np.allclose(model.segment(query, refs, output_size=(48, 48)), n2, atol=1e-5)
+    assert COSNetTrainer.from_config(model.get_config()).reference_path_only
+    with pytest.raises(ValueError, match="still-image stream"):
+        model.train_on_batch(x_image, y_image)
+    with pytest.raises(ValueError, match="needs co-attention"):
+        COSNetTrainer(tiny_backbone(), coattention=None, reference_path_only=True)
+    # The command line reaches the trainer; the shipped model is a plain, fully trainable COSNet.
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.run import build_trainer
+
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--reference-path-only", "true"])
+    config = dataclasses.replace(config_from_args(args), model=dict(backbone_config=TINY_BACKBONE))
+    trainer = build_trainer(config)
+    assert trainer.reference_path_only and not trainer.backbone.trainable
+    inference = trainer.to_inference_model()
+    assert "reference_path_only" not in inference.get_config()
+    plain = build_trainer(dataclasses.replace(config, reference_path_only=False)).to_inference_model()
+    assert len(inference.trainable_weights) == len(plain.trainable_weights)
+
+
 def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     """training_references = K: each frame of a group is segmented as `segment` does with the
     other K frames as references (Eq. 13), and the group stream mixes with still images."""

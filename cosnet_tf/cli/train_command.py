@@ -40,6 +40,10 @@ _FLAGS = {
     "query_feature_dropout": dict(
         type=float, help="share of training frames segmented from their gated summary alone (own features zeroed)",
     ),
+    "reference_path_only": dict(
+        **_BOOLEAN, help="train only the co-attention, gate and the heads' weights on the summary; "
+        "N = 0 stays as loaded",
+    ),
     "training_references": dict(
         type=int, help="references per training sample: 1, pairs; K > 1, each frame of a group of K + 1 "
         "segmented with the mean of its K gated summaries (Eq. 13, as at test time)",

@@ -102,6 +102,15 @@ class SegmentationHead(keras.layers.Layer):
         )
         return conv, norm
 
+    @property
+    def first_layer(self):
+        """The layer that reads the head's input features: the first 3x3 convolution, or at
+        depth 0 the decoder's convolution (its input: the features, then the low-level ones)
+        or the classifier. Its kernel's first input channels are the features' channels."""
+        if self.convs:
+            return self.convs[0]
+        return self.decoder_conv if self.decoder_filters else self.classifier
+
     def build(self, features_shape, low_level_shape=None):
         if len(features_shape) != 4 or features_shape[-1] is None:
             raise ValueError(

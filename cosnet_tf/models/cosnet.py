@@ -37,8 +37,7 @@ def _zero_summary_inputs(head, channels):
     after 400 steps with a random start against 0.53 with this one
     (docs/coattention.md; it can still shut later in training).
     """
-    first = head.convs[0] if head.convs else head.classifier
-    kernel = first.kernel
+    kernel = head.first_layer.kernel
     mask = np.ones(tuple(kernel.shape), dtype=kernel.dtype)
     mask[:, :, :channels, :] = 0.0
     kernel.assign(kernel * mask)

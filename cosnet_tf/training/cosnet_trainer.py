@@ -127,6 +127,15 @@ class COSNetTrainer(COSNet):
             references' gain than a stage 2 that trains everything
             (docs/coattention.md, stop 37). `to_inference_model` gives a fully
             trainable model.
+        reference_path_only: train only what the references change: the
+            co-attention (W of Eq. 1), the gate (Eq. 8) and the summary half of
+            each head's first kernel (the weights on Z in X = [Z, V], Eq. 10).
+            The backbone, the feature half of that kernel and the rest of the
+            heads (their batch norms in inference mode) keep the weights they
+            were loaded with, so N = 0, which reads X = [0, V], segments exactly
+            as before: what the run changes at N > 0 is what the references
+            add. For a stage after a whole-network one; not in the paper, and
+            not with the still-image stream (it trains nothing there).
         **kwargs: `COSNet` arguments.
     """
 
@@ -142,6 +151,7 @@ class COSNetTrainer(COSNet):
         freeze_backbone=False,
         frozen_backbone_blocks=0,
         training_references=1,
+        reference_path_only=False,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -169,6 +179,18 @@ class COSNetTrainer(COSNet):
         self.frozen_backbone_blocks = int(frozen_backbone_blocks)
         for layer in early_blocks(self.backbone, self.frozen_backbone_blocks):
             layer.trainable = False
+        self.reference_path_only = bool(reference_path_only)
+        self._gradient_masks = {}  # set by `compile`
+        if self.reference_path_only:
+            if self.coattention is None:
+                raise ValueError("`reference_path_only` needs co-attention: there is no reference path to train.")
+            self.backbone.trainable = False
+            self.saliency_head.trainable = False
+            for head in (self.head_a, self.head_b):
+                first = head.first_layer
+                for layer in head._flatten_layers(include_self=False):
+                    if layer is not first:
+                        layer.trainable = False  # batch norms: inference mode, moving statistics kept
 
     def _create_extra_state(self):
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -208,6 +230,12 @@ class COSNetTrainer(COSNet):
         know only the subset of the first step it saw.
         """
         super().compile(optimizer=optimizer, **kwargs)
+        # reference_path_only: a masked gradient keeps the feature half of the heads' first
+        # kernels where it is, and decoupled weight decay must not shrink it either.
+        self._gradient_masks = self._reference_path_masks() if self.reference_path_only else {}
+        masked = [v for v in self.trainable_variables if id(v) in self._gradient_masks]
+        if masked and getattr(self.optimizer, "weight_decay", None):
+            self.optimizer.exclude_from_weight_decay(var_list=masked)
         self.optimizer.build(self.trainable_variables)
         # The 10x of the heads: PartwiseAdamW multiplies their learning rate; any other
         # optimizer gets their gradients multiplied (the same for SGD, a no-op for Adam).
@@ -231,6 +259,20 @@ class COSNetTrainer(COSNet):
         if self.freeze_backbone_batch_norm:
             training = False
         return super().encode(frames, training=training)
+
+    def _reference_path_masks(self):
+        """{id(variable): gradient mask} for each head's first layer: 1 on the summary half of
+        its kernel (the input channels of Z, which come first in X = [Z, V]), 0 on the feature
+        half and on a bias (which N = 0 reads too)."""
+        masks = {}
+        for head in (self.head_a, self.head_b):
+            first = head.first_layer
+            kernel = np.zeros(tuple(first.kernel.shape), dtype="float32")
+            kernel[:, :, : self.attention_channels, :] = 1.0
+            masks[id(first.kernel)] = kernel
+            if getattr(first, "bias", None) is not None:
+                masks[id(first.bias)] = np.zeros(tuple(first.bias.shape), dtype="float32")
+        return masks
 
     def _head_variables(self):
         """The weights trained at `head_lr_multiplier` times the learning rate."""
@@ -259,6 +301,9 @@ class COSNetTrainer(COSNet):
 
         frames, masks = x["frame_a"], y["mask_a"]
         variables = self.backbone.trainable_weights + self.saliency_head.trainable_weights
+        if not variables:
+            raise ValueError("A still-image step trains the backbone and the saliency head, and "
+                             "`reference_path_only` freezes both: train without the still-image stream.")
         with tf.GradientTape() as tape:
             features = self.encode(frames, training=True)
             saliency = self.saliency(features, ops.shape(frames)[1:3], training=True)
@@ -306,6 +351,8 @@ class COSNetTrainer(COSNet):
             loss = pair_loss + regularization
             share = _per_replica_share(loss)
         grads = tape.gradient(share, variables)
+        grads = [g if g is None or id(v) not in self._gradient_masks else g * self._gradient_masks[id(v)]
+                 for g, v in zip(grads, variables)]
         scaled = () if isinstance(self.optimizer, PartwiseAdamW) else self._head_variables()
         head_ids = {id(v) for v in scaled}
         pairs = [
@@ -435,5 +482,6 @@ class COSNetTrainer(COSNet):
             freeze_backbone=self.freeze_backbone,
             frozen_backbone_blocks=self.frozen_backbone_blocks,
             training_references=self.training_references,
+            reference_path_only=self.reference_path_only,
         )
         return config

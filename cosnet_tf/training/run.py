@@ -83,6 +83,7 @@ def build_trainer(config):
             head_lr_multiplier=config.head_lr_multiplier,
             summary_dropout=config.summary_dropout,
             query_feature_dropout=config.query_feature_dropout,
+            reference_path_only=config.reference_path_only,
             class_balance=config.class_balance,
             dice_weight=config.dice_weight,
             freeze_backbone_batch_norm=config.freeze_backbone_batch_norm,

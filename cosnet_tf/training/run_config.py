@@ -179,6 +179,9 @@ class TrainConfig:
     # > 0: that share of training frames is segmented from its gated summary alone, its own
     # features zeroed in the head's input (COSNetTrainer's query_feature_dropout; not in the paper).
     query_feature_dropout: float = 0.0
+    # Train only the co-attention, the gate and the summary half of the heads' first kernels;
+    # N = 0 stays exactly as loaded (COSNetTrainer's reference_path_only; not in the paper).
+    reference_path_only: bool = False
     # Reference frames per training sample: 1, the paper's pairs; K > 1, groups of K + 1 frames
     # of one video, each segmented with the mean of its K gated summaries (Eq. 13 at training
     # time, as `cosnet segment` fuses N references). batch_size counts groups.
