@@ -85,6 +85,29 @@ def test_head_decoder_draws_at_the_finer_stride():
         SegmentationHead(decoder_filters=-1)
 
 
+@pytest.mark.parametrize("depth, decoder_filters, first", [(1, 4, "conv1"), (0, 4, "decoder_conv"), (0, 0, "classifier")])
+def test_head_first_layer_and_its_leading_input_mask(depth, decoder_filters, first):
+    """`first_layer` is the layer that reads the head's input, and `leading_input_mask(c)` marks
+    the weights on the input's first c channels: exactly the ones a change there moves."""
+    head = SegmentationHead(filters=8, depth=depth, decoder_filters=decoder_filters, low_level_filters=4,
+                            low_level_factor=2)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(1, 5, 6, 12)).astype("float32")
+    low_level = PackToGrid(2)(rng.normal(size=(1, 10, 12, 3)).astype("float32")) if decoder_filters else None
+    head(features, low_level=low_level)
+    assert head.first_layer.name == first
+    mask = head.leading_input_mask(5)
+    assert mask.shape == tuple(head.first_layer.kernel.shape)
+    assert (mask[:, :, :5] == 1).all() and (mask[:, :, 5:] == 0).all()
+    kernel = head.first_layer.kernel
+    kernel.assign(np.asarray(kernel) * (1.0 - mask))  # the weights on channels 0-4 gone
+    before = np.asarray(head(features, low_level=low_level, return_logits=True))
+    features[..., :5] += 3.0
+    np.testing.assert_allclose(head(features, low_level=low_level, return_logits=True), before, atol=1e-5)
+    features[..., 5] += 3.0
+    assert not np.allclose(head(features, low_level=low_level, return_logits=True), before, atol=1e-5)
+
+
 def test_low_level_channels_reach_the_decoder_and_not_the_coattention(tmp_path):
     model = decoder_cosnet()
     c = model.attention_channels

@@ -1,5 +1,6 @@
 """The segmentation module of COSNet (Section 3.3) and the saliency side output."""
 import keras
+import numpy as np
 from keras import layers, ops
 
 from cosnet_tf.layers.resize import resize_bilinear
@@ -110,6 +111,13 @@ class SegmentationHead(keras.layers.Layer):
         if self.convs:
             return self.convs[0]
         return self.decoder_conv if self.decoder_filters else self.classifier
+
+    def leading_input_mask(self, channels):
+        """float32 array of `first_layer`'s kernel shape: 1 where the kernel reads the input's
+        first `channels` channels (in COSNet, the summary Z of X = [Z, V], Eq. 10), 0 elsewhere."""
+        mask = np.zeros(tuple(self.first_layer.kernel.shape), dtype="float32")
+        mask[:, :, :channels, :] = 1.0
+        return mask
 
     def build(self, features_shape, low_level_shape=None):
         if len(features_shape) != 4 or features_shape[-1] is None:

@@ -2,7 +2,6 @@
 import os
 
 import keras
-import numpy as np
 from keras import ops
 
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
@@ -38,9 +37,7 @@ def _zero_summary_inputs(head, channels):
     (docs/coattention.md; it can still shut later in training).
     """
     kernel = head.first_layer.kernel
-    mask = np.ones(tuple(kernel.shape), dtype=kernel.dtype)
-    mask[:, :, :channels, :] = 0.0
-    kernel.assign(kernel * mask)
+    kernel.assign(kernel * (1.0 - head.leading_input_mask(channels)).astype(kernel.dtype))
 
 
 def read_saved_cosnet(path):

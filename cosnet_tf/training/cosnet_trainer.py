@@ -267,9 +267,7 @@ class COSNetTrainer(COSNet):
         masks = {}
         for head in (self.head_a, self.head_b):
             first = head.first_layer
-            kernel = np.zeros(tuple(first.kernel.shape), dtype="float32")
-            kernel[:, :, : self.attention_channels, :] = 1.0
-            masks[id(first.kernel)] = kernel
+            masks[id(first.kernel)] = head.leading_input_mask(self.attention_channels)
             if getattr(first, "bias", None) is not None:
                 masks[id(first.bias)] = np.zeros(tuple(first.bias.shape), dtype="float32")
         return masks
