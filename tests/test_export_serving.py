@@ -46,12 +46,18 @@ def keras_features(model, frames):
     return model.encode(resize_bilinear(frames, INFERENCE_SIZE)).numpy()
 
 
+def keras_frame_probabilities(model, query_features, reference_features, frame_size, fusion="attention"):
+    """[H, W] probabilities as `cosnet segment` gives them: segmented at the model's input size,
+    then resized to the frame's."""
+    out = model.segment(query_features, reference_features, output_size=INFERENCE_SIZE, fusion=fusion)
+    return resize_bilinear(out, frame_size).numpy()[0, :, :, 0]
+
+
 def keras_segment(model, query, references, fusion="attention"):
     """Reference result of serving_default: [H, W] probabilities from the Keras model."""
     query_features = keras_features(model, query[None])
     reference_features = None if len(references) == 0 else keras_features(model, references)[None]
-    out = model.segment(query_features, reference_features, output_size=query.shape[:2], fusion=fusion)
-    return out.numpy()[0, :, :, 0]
+    return keras_frame_probabilities(model, query_features, reference_features, query.shape[:2], fusion)
 
 
 def uint8_frames(batch, height, width, seed):
@@ -155,8 +161,8 @@ def test_encode_and_segment_from_features_match_keras(exported, loaded):
     )["probabilities"].numpy()
     assert out.shape == (2, 48, 56)
     for b in range(2):
-        expected = model.segment(features[b : b + 1], features[None, 2:], output_size=(48, 56)).numpy()
-        np.testing.assert_allclose(out[b], expected[0, :, :, 0], atol=ATOL)
+        expected = keras_frame_probabilities(model, features[b : b + 1], features[None, 2:], (48, 56))
+        np.testing.assert_allclose(out[b], expected, atol=ATOL)
         # encode + segment_from_features == serving_default on the same frames
         direct = loaded.signatures["serving_default"](
             query=tf.constant(frames[b]), references=tf.constant(frames[2:])
@@ -281,10 +287,15 @@ def test_served_and_in_process_masks_are_identical(exported, server, tmp_path):
             name = f"{index:05d}.png"
             served_probability = np.asarray(Image.open(served / "probabilities" / name)).astype(int)
             local_probability = np.asarray(Image.open(local / "probabilities" / name)).astype(int)
-            # The SavedModel's graph and Keras may order float sums differently (oneDNN picks
-            # kernels per machine): probabilities agree to one 8-bit level, and the masks agree
-            # wherever the probability is more than that level away from the 0.5 threshold.
-            assert np.abs(served_probability - local_probability).max() <= 1
+            # Both segment at the model's input size and resize the probabilities to the frame's
+            # (`segment_at_frame_size`). The SavedModel's graph and Keras may still order float sums
+            # differently (oneDNN picks kernels per machine): probabilities agree to one 8-bit
+            # level, on all but a few pixels exactly (resizing logits instead, as the export once
+            # did, moved 2% of them, some by 2 levels), and the masks agree wherever the
+            # probability is more than that level away from the 0.5 threshold.
+            difference = np.abs(served_probability - local_probability)
+            assert difference.max() <= 1
+            assert (difference > 0).mean() < 0.005
             decided = np.abs(local_probability - 127.5) > 1.5
             # The comparison covers most of the frame: the tiny untrained model leaves 1 to 5% of its
             # pixels that near 0.5 (two runs here).

@@ -3,7 +3,12 @@ import numpy as np
 import pytest
 
 from cosnet_tf.inference import VideoSegmenter
-from cosnet_tf.inference.input_size import aspect_preserving_size, resolve_input_size, tf_aspect_preserving_size
+from cosnet_tf.inference.input_size import (
+    aspect_preserving_size,
+    resolve_input_size,
+    tf_aspect_preserving_size,
+    tf_model_input_size,
+)
 
 from tests.conftest import tiny_cosnet
 
@@ -43,14 +48,19 @@ def test_bad_sizes_are_rejected_by_name():
 
 
 def test_precedence_input_size_then_short_side_then_the_models_settings():
+    def in_graph(model):  # the exported signatures' version, from the model's settings alone
+        return tuple(int(v) for v in tf_model_input_size(model, tf.constant([480, 854])).numpy())
+
+    import tensorflow as tf
+
     model = tiny_cosnet(inference_size=(32, 32), inference_short_side=48)
-    assert resolve_input_size(model, (480, 854)) == (48, 80)
+    assert resolve_input_size(model, (480, 854)) == in_graph(model) == (48, 80)
     assert resolve_input_size(model, (480, 854), short_side=64) == (64, 112)
     assert resolve_input_size(model, (480, 854), input_size=(40, 40), short_side=64) == (40, 40)
     model.inference_short_side = None
-    assert resolve_input_size(model, (480, 854)) == (32, 32)
+    assert resolve_input_size(model, (480, 854)) == in_graph(model) == (32, 32)
     model.inference_size = None
-    assert resolve_input_size(model, (480, 854)) == (480, 854)
+    assert resolve_input_size(model, (480, 854)) == in_graph(model) == (480, 854)
 
 
 @pytest.mark.parametrize("frame_size", [(40, 72), (72, 40), (48, 48)])

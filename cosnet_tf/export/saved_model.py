@@ -17,8 +17,10 @@ signature                   inputs                                      outputs
 * Frames are RGB, values 0..255, of any size; ``encode`` and
   ``serving_default`` resize them bilinearly to the size ``cosnet segment``
   uses: aspect-preserving to ``model.inference_short_side`` when set, else
-  ``model.inference_size``, else their own size. Probabilities come back at the query's own size
-  (``output_size`` for ``segment_from_features``).
+  ``model.inference_size``, else their own size. The model segments at that size and the
+  probabilities are resized bilinearly to the query's own size (``output_size`` for
+  ``segment_from_features``): `cosnet segment`'s path (`segment_at_frame_size`), so a served
+  model gives its masks.
 * N >= 0: with N = 0 (``references`` of shape [0, H', W', 3], e.g.
   [0, 1, 1, 3]) there is no co-attention: the frame-by-frame baseline.
   The references of one request share one size; the query's may differ.
@@ -44,7 +46,8 @@ import tempfile
 
 import tensorflow as tf
 
-from cosnet_tf.inference.input_size import model_stride, tf_aspect_preserving_size
+from cosnet_tf.inference.inference_core import segment_at_frame_size
+from cosnet_tf.inference.input_size import tf_model_input_size
 from cosnet_tf.layers.resize import resize_bilinear
 from cosnet_tf.models.cosnet import FUSIONS
 
@@ -61,13 +64,7 @@ def prepare_frames(model, frames):
     has an `inference_short_side`, else its fixed `inference_size`, else the frames' own.
     """
     frames = tf.cast(frames, tf.float32)
-    short_side = getattr(model, "inference_short_side", None)
-    if short_side:
-        size = tf_aspect_preserving_size(tf.shape(frames)[1:3], short_side, model_stride(model))
-        frames = resize_bilinear(frames, size)
-    elif model.inference_size is not None:
-        frames = resize_bilinear(frames, model.inference_size)
-    return frames
+    return resize_bilinear(frames, tf_model_input_size(model, tf.shape(frames)[1:3]))
 
 
 def _assert_positive(values, message):
@@ -108,8 +105,13 @@ class _Signatures:
             ]
         ):
             # [N, h', w', C] -> [1, N, ...]: one set of references shared by every query.
-            probabilities = self.model.segment(
-                query_features, reference_features[None], output_size, self.fusion
+            probabilities = segment_at_frame_size(
+                self.model,
+                query_features,
+                reference_features[None],
+                tf_model_input_size(self.model, output_size),
+                output_size,
+                self.fusion,
             )
         return {"probabilities": probabilities[..., 0]}
 
@@ -143,7 +145,9 @@ class _Signatures:
         refs = tf.ensure_shape(
             tf.cond(n > 0, encode_references, no_references), [None, None, None, self.channels]
         )
-        probabilities = self.model.segment(q, refs[None], size, self.fusion)
+        probabilities = segment_at_frame_size(
+            self.model, q, refs[None], tf_model_input_size(self.model, size), size, self.fusion
+        )
         return {"probabilities": probabilities[0, :, :, 0]}
 
     def input_signatures(self):

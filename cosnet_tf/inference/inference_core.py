@@ -4,7 +4,24 @@ from __future__ import annotations
 import numpy as np
 
 from cosnet_tf.inference.input_size import resolve_input_size
+from cosnet_tf.layers.resize import resize_bilinear
 from cosnet_tf.models.inference_graphs import InferenceGraphs
+
+
+def segment_at_frame_size(model, query, references, model_size, frame_size=None, fusion="attention"):
+    """[B, H, W, 1] probabilities of queries encoded at ``model_size``, at their frame's size.
+
+    The model segments at its input size (Eq. 13 through ``model.segment``), then the
+    probabilities are resized bilinearly to ``frame_size`` (None: keep the input size), as the
+    authors' test script does. `InferenceCore` (`cosnet segment`) and the exported SavedModel's
+    signatures (`cosnet serve`, `cosnet predict`) both segment through this function, so a served
+    model gives `cosnet segment`'s masks; sizes may be tensors known only in a graph (resizing to
+    the same size is exact).
+    """
+    probability = model.segment(query, references, output_size=model_size, fusion=fusion)
+    if frame_size is None:
+        return probability
+    return resize_bilinear(probability, frame_size)
 
 
 class InferenceCore:
@@ -112,9 +129,9 @@ class InferenceCore:
 
         def build():
             def segment_query(query, references, model_size, frame_size):
-                probability = model.segment(query, references, output_size=model_size, fusion=fusion)
-                if resize:
-                    probability = tf.image.resize(probability, frame_size, method="bilinear")
+                probability = segment_at_frame_size(
+                    model, query, references, model_size, frame_size if resize else None, fusion
+                )
                 return probability[0, :, :, 0]
 
             return segment_query

@@ -57,6 +57,22 @@ def tf_aspect_preserving_size(frame_size, short_side, stride=16):
     return tf.cast(tf.maximum(sides, float(stride)), tf.int32)
 
 
+def tf_model_input_size(model, frame_size):
+    """`resolve_input_size` with the model's own settings, in TensorFlow ops: int32 [2].
+
+    For frame sizes known only in a graph (the exported SavedModel's signatures).
+    """
+    import tensorflow as tf
+
+    short_side = getattr(model, "inference_short_side", None)
+    if short_side:
+        return tf_aspect_preserving_size(frame_size, short_side, model_stride(model))
+    model_size = getattr(model, "inference_size", None)
+    if model_size is not None:
+        return tf.constant([int(v) for v in model_size], tf.int32)
+    return tf.cast(frame_size, tf.int32)
+
+
 def model_stride(model):
     """The backbone's output stride (16 when the backbone does not say)."""
     return int(getattr(getattr(model, "backbone", None), "output_stride", 16) or 16)
