@@ -490,6 +490,10 @@ def test_augmentation_config_validation():
         AugmentationConfig(scale_range=(1.5, 1.0))
     with pytest.raises(ValueError, match="hue_delta"):
         AugmentationConfig(hue_delta=0.7)
+    with pytest.raises(ValueError, match="degrade_probability"):
+        AugmentationConfig(degrade_probability=1.5)
+    with pytest.raises(ValueError, match="max_noise_std"):
+        AugmentationConfig(max_noise_std=-1.0)
     assert not AugmentationConfig.geometric_only().has_colour_jitter
 
 
@@ -581,6 +585,55 @@ def test_pair_frames_share_one_colour_jitter_that_changes_across_pairs(tmp_path)
                                        augmentation=config, seed=3, shared_pair_colour=False)
     inputs, _ = next(iter(separate))
     assert np.abs(inputs["frame_a"].numpy() - inputs["frame_b"].numpy()).max() > 1.0
+
+
+def test_degradation_blurs_and_adds_noise_to_the_frame_alone():
+    import dataclasses
+
+    mask = np.zeros((32, 40), np.uint8)
+    mask[:, 20:] = 1
+    frame = np.where(mask[..., None].astype(bool), np.uint8(220), np.uint8(30)).repeat(3, axis=2)
+    frame_t, mask_t = tf.constant(frame), tf.constant(mask[..., None])
+    still = AugmentationConfig.geometric_only(scale_range=(1.0, 1.0), horizontal_flip=False)
+
+    def augment(config, seed):
+        out_frame, out_mask = augment_frame_and_mask(frame_t, mask_t, (32, 40), config, tf.constant([seed, 9]))
+        np.testing.assert_array_equal(out_mask.numpy()[..., 0], mask)  # the label is unchanged
+        return out_frame.numpy()
+
+    np.testing.assert_allclose(augment(still, 0), frame, atol=1e-3)
+    blur = dataclasses.replace(still, degrade_probability=1.0, max_blur_sigma=2.0, max_noise_std=0.0)
+    blurred = [augment(blur, seed) for seed in range(4)]
+    for out in blurred:
+        # The step is spread over a few columns; the flat parts and the mean stay.
+        assert 30 < out[0, 19, 0] < 220 or 30 < out[0, 20, 0] < 220
+        np.testing.assert_allclose(out[:, :12], 30, atol=1e-3)
+        np.testing.assert_allclose(out[:, 28:], 220, atol=1e-3)
+        assert abs(out.mean() - frame.mean()) < 0.5
+    assert np.abs(blurred[0] - blurred[1]).max() > 1.0  # sigma drawn per frame
+    noise = dataclasses.replace(still, degrade_probability=1.0, max_blur_sigma=0.0, max_noise_std=10.0)
+    residual = augment(noise, 1) - frame
+    assert 0.5 < residual.std() <= 10.0 and abs(residual.mean()) < 1.0
+    half = dataclasses.replace(blur, degrade_probability=0.5)
+    changed = [not np.allclose(augment(half, seed), frame, atol=1e-3) for seed in range(40)]
+    assert 10 <= sum(changed) <= 30
+
+
+def test_degradation_is_drawn_for_each_frame_of_a_pair_on_its_own(tmp_path):
+    # A video of 12 copies of one frame: with the geometry and colour fixed, the two frames of a
+    # pair differ only where one of them, not both alike, was degraded.
+    root = tmp_path / "still"
+    frame = np.random.default_rng(0).integers(40, 200, (32, 32, 3), dtype=np.uint8)
+    write_video(root, "still", [frame] * 12, [np.zeros((32, 32), bool)] * 12)
+    config = AugmentationConfig(scale_range=(1.0, 1.0), horizontal_flip=False, brightness_delta=0.0,
+                                contrast_range=None, saturation_range=None, hue_delta=0.0,
+                                degrade_probability=0.5)
+    dataset = make_frame_pair_dataset(DavisDataset(root), image_size=(32, 32), batch_size=1,
+                                      augmentation=config, seed=3)
+    same = []
+    for _, (inputs, _) in zip(range(12), dataset):
+        same.append(bool(np.allclose(inputs["frame_a"], inputs["frame_b"], atol=1e-3)))
+    assert 0 < sum(same) < len(same)
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ crop box in normalised image coordinates and applied with a single
 (nearest neighbour).  Frame and mask are therefore sampled at exactly the same
 positions, which keeps them aligned, and only the output-sized crop is ever
 interpolated, which is much cheaper than resizing the whole 854x480 frame
-first.  Colour jitter touches the frame only.
+first.  Colour jitter and the optional degradation (blur and noise) touch the frame only.
 
 Example:
     >>> import tensorflow as tf
@@ -57,6 +57,14 @@ class AugmentationConfig:
             shape (as COSNet does when it resizes DAVIS frames to a square
             input); when True the window has the output's aspect ratio.
         pad_value: grey level of the canvas outside the frame when zooming out.
+        degrade_probability: probability that a frame is degraded, blurred (a Gaussian of
+            sigma drawn from 0..``max_blur_sigma`` output pixels) and then given Gaussian
+            noise (std drawn from 0..``max_noise_std`` grey levels), drawn for each frame on
+            its own, never shared with the other frames of its pair or group: a degraded
+            frame is harder to segment alone than with its clean references. The mask is
+            unchanged. 0 (default) disables it.
+        max_blur_sigma: largest blur, in output pixels.
+        max_noise_std: largest noise std, in grey levels (0..255).
     """
 
     scale_range: tuple[float, float] = (0.8, 1.25)
@@ -67,6 +75,9 @@ class AugmentationConfig:
     hue_delta: float = 0.02
     preserve_aspect_ratio: bool = False
     pad_value: float = 0.0
+    degrade_probability: float = 0.0
+    max_blur_sigma: float = 3.0
+    max_noise_std: float = 12.0
 
     def __post_init__(self) -> None:
         low, high = self.scale_range
@@ -80,6 +91,11 @@ class AugmentationConfig:
                 raise ValueError(f"{name} must satisfy 0 <= min <= max, got {value}")
         if not 0 <= self.hue_delta <= 0.5:
             raise ValueError(f"hue_delta must be in [0, 0.5], got {self.hue_delta}")
+        if not 0 <= self.degrade_probability <= 1:
+            raise ValueError(f"degrade_probability must be in [0, 1], got {self.degrade_probability}")
+        for name in ("max_blur_sigma", "max_noise_std"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def geometric_only(cls, scale_range: tuple[float, float] = (0.8, 1.25),
@@ -198,6 +214,36 @@ def _jitter_colour(frame: tf.Tensor, config: AugmentationConfig, seed: tf.Tensor
     return tf.clip_by_value(jittered, 0.0, 255.0)
 
 
+def _gaussian_blur(frame: tf.Tensor, sigma: tf.Tensor, radius: int) -> tf.Tensor:
+    """Separable Gaussian blur of a float32 [H, W, 3] frame; edges padded by reflection."""
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(taps / tf.maximum(sigma, 1e-3)))
+    kernel = kernel / tf.reduce_sum(kernel)
+    padded = tf.pad(frame[tf.newaxis], [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    rows = tf.tile(tf.reshape(kernel, [-1, 1, 1, 1]), [1, 1, 3, 1])
+    columns = tf.tile(tf.reshape(kernel, [1, -1, 1, 1]), [1, 1, 3, 1])
+    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")[0]
+
+
+def _degrade(frame: tf.Tensor, config: AugmentationConfig, seed: tf.Tensor) -> tf.Tensor:
+    """With probability ``config.degrade_probability``: blur, then noise (see `AugmentationConfig`)."""
+    apply_seed, sigma_seed, std_seed, noise_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=4))
+    sigma = tf.random.stateless_uniform([], sigma_seed, 0.0, config.max_blur_sigma)
+    std = tf.random.stateless_uniform([], std_seed, 0.0, config.max_noise_std)
+
+    def degraded():
+        # The kernel reaches 3 sigma; the frame's own size bounds the reflection padding.
+        radius = min(int(math.ceil(3 * config.max_blur_sigma)), min(frame.shape[0], frame.shape[1]) - 1)
+        out = _gaussian_blur(frame, sigma, radius) if radius > 0 else frame
+        out = out + std * tf.random.stateless_normal(tf.shape(out), noise_seed)
+        return tf.clip_by_value(out, 0.0, 255.0)
+
+    apply = tf.random.stateless_uniform([], apply_seed) < config.degrade_probability
+    return tf.cond(apply, degraded, lambda: frame)
+
+
 def augment_frame_and_mask(
     frame: tf.Tensor,
     mask: tf.Tensor,
@@ -244,6 +290,10 @@ def augment_frame_and_mask(
         out_frame = _jitter_colour(out_frame, config, colour_seed)
     else:
         out_frame = tf.clip_by_value(out_frame, 0.0, 255.0)
+    if config.degrade_probability > 0:
+        # Folded from the frame's own seed (not the shared colour seed): each frame of a group
+        # is degraded or not on its own; the other random streams stay as they were.
+        out_frame = _degrade(out_frame, config, tf.random.experimental.stateless_fold_in(seed, 1))
     out_frame = tf.ensure_shape(out_frame, crop_size + [3])
     out_mask = tf.ensure_shape(out_mask, crop_size + [1])
     return out_frame, out_mask
