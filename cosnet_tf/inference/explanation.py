@@ -30,6 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from cosnet_tf.inference.inference_core import segment_at_frame_size
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.input_size import resolve_input_size
 from cosnet_tf.inference.reference_sampling import select_reference_indices
@@ -139,11 +140,10 @@ def explain_frame(
         x = _resize(x, size)
     features = model.encode(x)
     query, refs = features[:1], features[1:]
-    without = model.segment(query, None, output_size=size)
-    with_refs = model.segment(query, refs[None], output_size=size)
+    # The masks `cosnet segment` writes for this frame, without and with these references.
+    prob_without = np.asarray(segment_at_frame_size(model, query, None, size, (height, width)))[0, ..., 0]
+    prob_with = np.asarray(segment_at_frame_size(model, query, refs[None], size, (height, width)))[0, ..., 0]
     query, refs = model.attention_features(query), model.attention_features(refs)
-    prob_without = _resize(without, (height, width))[0, ..., 0]
-    prob_with = _resize(with_refs, (height, width))[0, ..., 0]
 
     h, w = int(query.shape[1]), int(query.shape[2])
     hr, wr = int(refs.shape[1]), int(refs.shape[2])
