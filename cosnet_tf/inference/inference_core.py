@@ -13,10 +13,10 @@ def segment_at_frame_size(model, query, references, model_size, frame_size=None,
 
     The model segments at its input size (Eq. 13 through ``model.segment``), then the
     probabilities are resized bilinearly to ``frame_size`` (None: keep the input size), as the
-    authors' test script does. `InferenceCore` (`cosnet segment`) and the exported SavedModel's
-    signatures (`cosnet serve`, `cosnet predict`) both segment through this function, so a served
-    model gives `cosnet segment`'s masks; sizes may be tensors known only in a graph (resizing to
-    the same size is exact).
+    authors' test script does. `InferenceCore` (`cosnet segment`), the exported SavedModel's
+    signatures (`cosnet serve`, `cosnet predict`) and the explainer (`cosnet explain`) all segment
+    through this function, so a served model gives `cosnet segment`'s masks; sizes may be tensors
+    known only in a graph (resizing to the same size is exact).
     """
     probability = model.segment(query, references, output_size=model_size, fusion=fusion)
     if frame_size is None:
