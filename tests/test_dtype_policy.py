@@ -7,7 +7,7 @@ import pytest
 from cosnet_tf.data import SyntheticVideoGenerator
 from cosnet_tf.training.run_config import TrainConfig
 from cosnet_tf.utils import dtype_policy
-from cosnet_tf.utils.dtype_policy import cpu_flags, resolve_dtype_policy
+from cosnet_tf.utils.dtype_policy import cpu_flags, emulated_bf16_warning, resolve_dtype_policy
 from tests.conftest import TINY_BACKBONE
 
 
@@ -35,6 +35,24 @@ def test_auto_picks_bf16_only_on_native_hardware(flags, gpus, expected):
 def test_explicit_policies_pass_through():
     for name in ("float32", "mixed_bfloat16"):
         assert resolve_dtype_policy(name, flags={"avx512_bf16"}, gpu_capabilities=[])[0] == name
+
+
+@pytest.mark.parametrize("name, flags, gpus, warns", [
+    ("mixed_bfloat16", {"avx2"}, [], True),
+    ("mixed_bfloat16", {"avx2", "avx512f"}, [], True),
+    ("mixed_bfloat16", set(), [(7, 5)], True),
+    ("mixed_bfloat16", {"avx512_bf16"}, [], False),
+    ("mixed_bfloat16", {"amx_bf16"}, [], False),
+    ("mixed_bfloat16", set(), [(8, 0)], False),
+    ("float32", {"avx2"}, [], False),
+])
+def test_explicit_bf16_warns_only_where_it_is_emulated(name, flags, gpus, warns):
+    """`cosnet train` with dtype_policy = "mixed_bfloat16" set by hand warns where bf16 would be
+    emulated (slower than float32), and says what to set instead."""
+    warning = emulated_bf16_warning(name, flags=flags, gpu_capabilities=gpus)
+    assert (warning is not None) == warns
+    if warns:
+        assert "emulated" in warning and '"auto"' in warning
 
 
 def _fake_machine(monkeypatch, flags):

@@ -3,6 +3,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -20,7 +21,7 @@ from cosnet_tf.training.distribution import distribute_training_stream, make_str
 from cosnet_tf.training.partwise_adamw import PartwiseAdamW
 from cosnet_tf.training.streams import mix_streams
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes
-from cosnet_tf.utils.dtype_policy import global_dtype_policy, resolve_dtype_policy
+from cosnet_tf.utils.dtype_policy import emulated_bf16_warning, global_dtype_policy, resolve_dtype_policy
 
 
 def build_datasets(config, epoch_offset=0, strategy=None):
@@ -212,6 +213,8 @@ def train(config):
         config = dataclasses.replace(config, dtype_policy=policy)
         if config.verbose:
             print(f"dtype policy auto: {policy} ({why})")
+    elif chief and (warning := emulated_bf16_warning(config.dtype_policy)):
+        warnings.warn(warning, stacklevel=2)
     if chief and write_benchmark(config) and config.verbose:
         print(f"wrote the {config.benchmark.get('generator', 'recurrence')} benchmark to {config.davis_root}")
     if chief:
