@@ -1,4 +1,5 @@
 """dtype_policy = "auto": bf16 where the hardware computes it natively, float32 elsewhere."""
+import dataclasses
 import json
 
 import keras
@@ -91,3 +92,18 @@ def test_auto_run_says_and_records_what_it_trained_in(tmp_path, monkeypatch, cap
     assert json.loads((tmp_path / "run" / "config.json").read_text())["dtype_policy"] == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == "float32"
     assert keras.saving.load_model(tmp_path / "run" / "final.keras").compute_dtype == "float32"
+
+
+@pytest.mark.slow  # a one-step training run: about 25 s
+def test_forced_bf16_run_warns_where_it_is_emulated(tmp_path, monkeypatch):
+    """`train` with dtype_policy = "mixed_bfloat16" on a machine without native bf16 warns,
+    still trains in what it was told, and records it."""
+    from cosnet_tf.training.run import train
+
+    _fake_machine(monkeypatch, {"avx2"})
+    SyntheticVideoGenerator(num_sequences=2, num_frames=4, image_size=(48, 48), seed=0,
+                            num_val_sequences=1).write_davis(tmp_path / "davis")
+    config = _config(tmp_path, steps=1, checkpoint_every=1, val_batches=1, verbose=0)
+    with pytest.warns(UserWarning, match="bf16 is emulated"):
+        train(dataclasses.replace(config, dtype_policy="mixed_bfloat16"))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["dtype_policy"] == "mixed_bfloat16"
