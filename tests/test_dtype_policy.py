@@ -78,6 +78,17 @@ def test_auto_builds_the_trainer_in_what_this_machine_runs(tmp_path, monkeypatch
     assert keras.config.dtype_policy().name == "float32"
 
 
+def test_a_trainer_forced_to_emulated_bf16_warns(tmp_path, monkeypatch):
+    """The trainer that `cosnet train` and each `cosnet tune` trial build warns when set to
+    mixed_bfloat16 on a machine without native bf16, and still computes in what it was told."""
+    from cosnet_tf.training.run import build_trainer
+
+    _fake_machine(monkeypatch, {"avx2"})
+    with pytest.warns(UserWarning, match="bf16 is emulated"):
+        trainer = build_trainer(dataclasses.replace(_config(tmp_path), dtype_policy="mixed_bfloat16"))
+    assert trainer.backbone.compute_dtype == "bfloat16"
+
+
 @pytest.mark.slow  # a one-step training run: about 25 s
 def test_auto_run_says_and_records_what_it_trained_in(tmp_path, monkeypatch, capsys):
     """A run with `dtype_policy = "auto"` prints the policy it resolved and why, and config.json

@@ -77,7 +77,10 @@ def build_trainer(config):
     model = dict(config.model)  # [model], unchanged: COSNet.from_preset's own arguments
     # Layers take the global policy when they are built: it is set for the construction only.
     # The inference models that `to_inference_model` builds (final.keras, best.keras) compute
-    # in float32 from the same float32 weights.
+    # in float32 from the same float32 weights. `cosnet train` and every `cosnet tune` trial
+    # build here, so both warn when told to compute in a bf16 this machine would emulate.
+    if warning := emulated_bf16_warning(config.dtype_policy):
+        warnings.warn(warning, stacklevel=2)
     with global_dtype_policy(config.dtype_policy):
         trainer = COSNetTrainer.from_preset(
             model.pop("preset"),
@@ -213,8 +216,6 @@ def train(config):
         config = dataclasses.replace(config, dtype_policy=policy)
         if config.verbose:
             print(f"dtype policy auto: {policy} ({why})")
-    elif chief and (warning := emulated_bf16_warning(config.dtype_policy)):
-        warnings.warn(warning, stacklevel=2)
     if chief and write_benchmark(config) and config.verbose:
         print(f"wrote the {config.benchmark.get('generator', 'recurrence')} benchmark to {config.davis_root}")
     if chief:
