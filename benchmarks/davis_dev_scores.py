@@ -14,6 +14,11 @@ Each size in --short-sides is aspect-preserving (`--short-side S` of `cosnet seg
 --input-sizes HxW is a fixed size. With neither, the model's own default is used. frames/s
 is `cosnet segment`'s own count (model loading excluded, mask writing included); do not run
 anything else on the machine while timing.
+
+With more than one setting, each setting after the first is compared with the first, sequence
+by sequence (J and F mean: the difference, and its 95% bootstrap interval over the sequences;
+`cosnet_tf.evaluation.paired_difference`, the `[analysis]` extra). With `--refs 0 5` that is
+the references' gain and how much of it ten sequences can tell from nothing.
 """
 import argparse
 import json
@@ -73,10 +78,10 @@ def main(argv=None):
 
     from cosnet_tf.cli.main import build_parser
     from cosnet_tf.cli.segment_command import run_segment
-    from cosnet_tf.evaluation import evaluate
+    from cosnet_tf.evaluation import evaluate, paired_difference
 
     out = args.out or tempfile.mkdtemp(prefix="davis-dev-scores-")
-    rows = []
+    rows, results = [], []
     for index, (label, flags) in enumerate(settings_from_args(args)):
         masks = os.path.join(out, f"setting{index}")
         command = ["segment", args.davis_root, "--out", masks, "--model", args.model, "--quiet"] + flags
@@ -85,6 +90,8 @@ def main(argv=None):
         stats = run_segment(build_parser().parse_args(command))
         options = {"t_exclude": args.db_info} if args.db_info and os.path.isfile(args.db_info) else {}
         result = evaluate(masks, args.davis_root, "davis2016", sequences=args.sequences, **options)
+        result.to_json(os.path.join(out, f"setting{index}.json"), include_frames=False)
+        results.append(result)
         scores = {name: result.overall.values[name] for name in COLUMNS if name in result.overall.values}
         rows.append(dict(setting=label, flags=flags, frames=stats["frames"],
                          frames_per_second=stats["frames"] / stats["seconds"],
@@ -101,7 +108,15 @@ def main(argv=None):
         cells = " | ".join(f"{row[c]:.3f}" if c in row else "-" for c in COLUMNS)
         print(f"| {row['setting']} | {row['last_input_size'][0]}x{row['last_input_size'][1]} | {cells} "
               f"| {row['frames_per_second']:.2f} |")
-    print(f"\nmasks and scores.json in {out}")
+    for row, result in list(zip(rows, results))[1:]:
+        try:
+            differences = [paired_difference(results[0], result, metric) for metric in ("J_mean", "F_mean")]
+        except ImportError as error:
+            print(f"\nno comparison with the first setting: {error}")
+            break
+        for difference in differences:
+            print(f"\n{difference.metric}, {row['setting']} minus {rows[0]['setting']}:\n{difference.format_table()}")
+    print(f"\nmasks, scores.json and each setting's per-sequence scores (settingK.json) in {out}")
 
 
 if __name__ == "__main__":

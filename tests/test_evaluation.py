@@ -22,6 +22,7 @@ from cosnet_tf.evaluation import (
     list_mask_frames,
     mask_contours,
     mean_score,
+    paired_difference,
     read_mask,
     recall_score,
     region_similarity,
@@ -562,3 +563,55 @@ def test_error_regions_of_a_perfect_and_an_empty_mask():
 def test_error_regions_refuse_masks_of_different_sizes():
     with pytest.raises(ValueError, match="prediction shape"):
         error_regions(np.zeros((4, 4)), np.zeros((4, 5)))
+
+
+def _sequence_result(scores, metric="J_mean"):
+    rows = tuple(ResultRow(name, "sequence", 5, {metric: value}) for name, value in scores.items())
+    overall = ResultRow("overall", "overall", 5 * len(rows), {metric: float(np.nanmean(list(scores.values())))})
+    return EvaluationResult("davis2016", (metric,), rows, overall)
+
+
+def test_paired_difference_of_two_evaluations(tmp_path):
+    pred_dir, gt_root = make_davis(tmp_path)
+    baseline = evaluate(pred_dir, gt_root, "davis2016")
+    # The same masks scored twice: every sequence moves by 0, and so does the interval.
+    same = paired_difference(baseline, evaluate(pred_dir, gt_root, "davis2016"), "F_mean")
+    assert same.per_sequence == {"alpha": 0.0, "beta": 0.0}
+    assert (same.mean, same.interval) == (0.0, (0.0, 0.0))
+    # For DAVIS-2016 the mean difference is the difference of the overall rows.
+    before = {"a": 0.50, "b": 0.60, "c": 0.70, "d": 0.80, "e": 0.90, "f": 0.40}
+    after = {"a": 0.55, "b": 0.58, "c": 0.75, "d": 0.83, "e": 0.86, "f": 0.52}
+    difference = paired_difference(_sequence_result(before), _sequence_result(after))
+    overall = _sequence_result(after).overall["J_mean"] - _sequence_result(before).overall["J_mean"]
+    assert difference.mean == pytest.approx(overall)
+    assert difference.per_sequence == pytest.approx({k: after[k] - before[k] for k in before})
+    low, high = difference.interval
+    # The interval lies inside the range of the per-sequence differences and around the mean,
+    # is reproducible for a seed, and widens with the confidence level.
+    assert min(difference.per_sequence.values()) <= low < difference.mean < high <= max(difference.per_sequence.values())
+    assert paired_difference(_sequence_result(before), _sequence_result(after)).interval == (low, high)
+    low99, high99 = paired_difference(_sequence_result(before), _sequence_result(after), confidence=0.99).interval
+    assert low99 <= low and high99 >= high and (low99, high99) != (low, high)
+    table = difference.format_table()
+    assert table.splitlines()[0].startswith("a ") and "+0.050" in table.splitlines()[0]
+    assert "95% interval over sequences" in table.splitlines()[-1]
+
+
+def test_paired_difference_leaves_out_nan_pairs():
+    before = _sequence_result({"a": 0.2, "b": math.nan, "c": 0.4}, "T_mean")
+    after = _sequence_result({"a": 0.1, "b": 0.3, "c": 0.2}, "T_mean")
+    difference = paired_difference(before, after, "T_mean")
+    assert difference.per_sequence == pytest.approx({"a": -0.1, "c": -0.2})
+    assert difference.mean == pytest.approx(-0.15)
+
+
+def test_paired_difference_refuses_unmatched_results():
+    with pytest.raises(ValueError, match=r"only in the baseline \['c'\], only in the other \['d'\]"):
+        paired_difference(_sequence_result({"a": 1.0, "b": 1.0, "c": 1.0}),
+                          _sequence_result({"a": 1.0, "b": 1.0, "d": 1.0}))
+    with pytest.raises(ValueError, match="at least two sequences"):
+        paired_difference(_sequence_result({"a": 1.0}), _sequence_result({"a": 0.5}))
+    with pytest.raises(KeyError, match="no metric 'F_mean'"):
+        paired_difference(_sequence_result({"a": 1.0, "b": 1.0}), _sequence_result({"a": 1.0, "b": 1.0}), "F_mean")
+    with pytest.raises(ValueError, match="confidence"):
+        paired_difference(_sequence_result({"a": 1.0, "b": 1.0}), _sequence_result({"a": 1.0, "b": 1.0}), confidence=95)

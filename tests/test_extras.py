@@ -59,6 +59,16 @@ def test_error_regions_need_the_analysis_extra(missing):
         error_regions(np.zeros((4, 4)), np.zeros((4, 4)))
 
 
+def test_paired_difference_needs_the_analysis_extra(missing):
+    from cosnet_tf.evaluation import EvaluationResult, ResultRow, paired_difference
+
+    rows = (ResultRow("a", "sequence", 3, {"J_mean": 0.5}), ResultRow("b", "sequence", 3, {"J_mean": 0.7}))
+    result = EvaluationResult("davis2016", ("J_mean",), rows, ResultRow("overall", "overall", 6, {"J_mean": 0.6}))
+    missing("scipy")
+    with pytest.raises(ImportError, match=r"bootstrap interval.*cosnet-tf\[analysis\]"):
+        paired_difference(result, result)
+
+
 def test_crf_needs_the_crf_extra(missing):
     from cosnet_tf.postprocessing import DenseCRF
 

@@ -11,6 +11,9 @@ Statistics of a sequence: :func:`mean_score`, :func:`recall_score`,
 What a mask's errors are: :func:`error_regions` (strays, misses, outline; SciPy, the
 ``[analysis]`` extra).
 
+How two settings differ: :func:`paired_difference` (per sequence, and the mean's bootstrap
+interval over sequences; SciPy, the ``[analysis]`` extra).
+
 Protocols: :func:`evaluate` (``"davis2016"``, ``"fbms"``,
 ``"youtube-objects"``) returns an :class:`EvaluationResult` with
 ``to_json``, ``to_csv``, ``format_table`` and ``plot_per_sequence``.
@@ -32,6 +35,7 @@ from cosnet_tf.evaluation.error_regions import ErrorRegions, error_regions
 from cosnet_tf.evaluation.evaluation_result import EvaluationResult
 from cosnet_tf.evaluation.fbms import evaluate_fbms
 from cosnet_tf.evaluation.mask_io import list_mask_frames, read_mask
+from cosnet_tf.evaluation.paired_difference import PairedDifference, paired_difference
 from cosnet_tf.evaluation.protocols import PROTOCOLS, evaluate
 from cosnet_tf.evaluation.region_similarity import region_similarity
 from cosnet_tf.evaluation.result_row import ResultRow
@@ -52,6 +56,7 @@ __all__ = [
     "ErrorRegions",
     "EvaluationResult",
     "PROTOCOLS",
+    "PairedDifference",
     "ResultRow",
     "TEMPORAL_STABILITY_SCALE",
     "boundary_f_measure",
@@ -69,6 +74,7 @@ __all__ = [
     "longest_contour",
     "mask_contours",
     "mean_score",
+    "paired_difference",
     "read_mask",
     "recall_score",
     "region_similarity",

@@ -13,7 +13,7 @@ EXTRAS = {
     "serve": ["grpcio>=1.60", "tensorflow-serving-api>=2.16,<2.22"],  # cosnet serve / cosnet predict
     "tune": ["keras-tuner[bayesian]>=1.4", "matplotlib>=3.7"],  # cosnet tune (scipy for Bayesian search)
     "plots": ["matplotlib>=3.7"],  # evaluation plots, cosnet explain's sheet
-    "analysis": ["scipy>=1.10"],  # connected regions of a mask's errors (cosnet_tf.evaluation.error_regions)
+    "analysis": ["scipy>=1.15"],  # error_regions' connected regions; paired_difference's bootstrap (`rng`: SciPy 1.15)
     "torch": ["torch>=2.0"],  # reading the authors' .pth checkpoint
 }
 
