@@ -28,3 +28,16 @@ def test_config_reads_and_never_forces_bf16(path):
     config = _read(path)
     assert config.steps > 0
     assert config.dtype_policy in ("auto", "float32"), f"{path.name}: dtype_policy = {config.dtype_policy!r}"
+
+
+def test_stage_3_trains_the_reference_path_at_the_size_segment_reads():
+    """The shipped stage 3 (stop 45): only the reference path learns, on crops of the size a
+    DAVIS frame (854x480) becomes at the model's inference short side; at stage 2's 192x352
+    the same stage added nothing on the dev sequences."""
+    from cosnet_tf.inference.input_size import aspect_preserving_size
+    from cosnet_tf.models import shipped
+
+    config = TrainConfig.from_file(pathlib.Path(__file__).resolve().parents[1] / shipped.TRAINING_CONFIG)
+    assert config.reference_path_only and config.model.get("coattention") != "none"
+    assert pathlib.Path(config.initial_weights).parts[-2:] == ("mobilenetv2_davis", "final.keras")
+    assert tuple(config.image_size) == tuple(aspect_preserving_size((480, 854), config.inference_short_side))

@@ -11,9 +11,9 @@ import os
 #: gate), block 12 beside the ASPP output and a stride-4 decoder, and it is also what
 #: `cosnet explain` shows (saved_models/cosnet_mobilenetv2_davis.md).
 SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
-#: The config that trains it, after its stage 1 (`mobilenetv2_davis_stage1.toml`):
+#: The config that trains it (stage 3), after `mobilenetv2_davis_stage1.toml` and `mobilenetv2_davis.toml`:
 #: `cosnet train --config TRAINING_CONFIG`.
-TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis.toml")
+TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_stage3.toml")
 #: The shipped co-attention model (the default).
 COATTENTION_MODEL = SHIPPED_MODEL
 #: Its `coattention=None` twin: the same recipe and budget, frame by frame.
