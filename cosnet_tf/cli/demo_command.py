@@ -106,7 +106,8 @@ def run_demo(args):
     given = [name for name in other if getattr(args, name) is not None]
     if given:
         flags = ", ".join("INPUT" if name == "input" else "--" + name.replace("_", "-") for name in given)
-        raise ValueError(f"{flags} do(es) not apply to {mode} (see cosnet demo --help)")
+        verb = "does" if len(given) == 1 else "do"
+        raise ValueError(f"{flags} {verb} not apply to {mode} (see cosnet demo --help)")
     if args.recurrence:
         for name, value in RECURRENCE_DEFAULTS.items():
             if getattr(args, name) is None:
