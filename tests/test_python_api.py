@@ -96,7 +96,7 @@ def test_architecture_presets_say_they_are_untrained_and_name_the_trained_ones()
         assert preset["description"].startswith("Untrained architecture"), name
     with pytest.raises(ValueError, match="'cosnet_mobilenetv2_davis' is a trained preset"):
         preset_config("cosnet_mobilenetv2_davis")
-    with pytest.raises(ValueError, match=r"Unknown COSNet preset 'vgg16'.*cosnet_mobilenetv2_davis_none.*mobilenetv2"):
+    with pytest.raises(ValueError, match=r"Unknown COSNet preset 'vgg16'.*davis_none.*architectures.*mobilenetv2"):
         cosnet_tf.COSNet.from_preset("vgg16")
 
 
@@ -110,7 +110,8 @@ def test_an_installed_package_finds_its_own_models_first(tmp_path, monkeypatch):
     assert shipped.shipped_model_path() == str(installed / "cosnet_mobilenetv2_davis.keras")
     assert trained_preset_path("cosnet_mobilenetv2_davis") == str(installed / "cosnet_mobilenetv2_davis.keras")
     # Not in the package data: the checkout's copy.
-    assert shipped.shipped_model_path(shipped.NO_COATTENTION_MODEL) == str(REPO_ROOT / shipped.NO_COATTENTION_MODEL)
+    twin = shipped.NO_COATTENTION_MODEL
+    assert shipped.shipped_model_path(twin) == str(REPO_ROOT / twin)
     monkeypatch.setattr(shipped, "_repository_root", lambda: str(tmp_path / "elsewhere"))
     with pytest.raises(FileNotFoundError, match=r"cosnet_mobilenetv2_davis_none.keras does not exist \(looked in "
                                                 r".*site.*saved_models.*elsewhere"):

@@ -100,7 +100,8 @@ def test_the_installed_wheel_segments_with_its_own_model(installed, tmp_path):
         "assert COSNet.from_preset('cosnet_mobilenetv2_davis_none').coattention is None\n"
         "np.save(sys.argv[2], np.stack([masks, again]))\n"
     )
-    api = _run_installed(target, [sys.executable, "-c", code, str(frames), str(tmp_path / "api.npy")], cwd=tmp_path)
+    api = _run_installed(target, [sys.executable, "-c", code, str(frames), str(tmp_path / "api.npy")],
+                         cwd=tmp_path)
     assert api.returncode == 0, api.stderr[-3000:]
     places = dict(line.split(" ", 1) for line in api.stdout.splitlines() if line.split(" ", 1)[0] in
                   ("package", "model", "clip"))

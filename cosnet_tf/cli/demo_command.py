@@ -65,25 +65,30 @@ def add_demo_parser(sub):
         formatter_class=HelpFormatter,
     )
     p.add_argument("--out", default="runs/demo", help="the folder the demo writes")
-    p.add_argument("--refs", type=int, default=5, metavar="N", help="reference frames N of the co-attention result")
+    p.add_argument("--refs", type=int, default=5, metavar="N",
+                   help="reference frames N of the co-attention result")
 
     clip = p.add_argument_group("the clip demo (default)")
     clip.add_argument("input", nargs="?", default=None, metavar="INPUT",
                       help="a video file or frame folder to segment instead of the bundled clip")
     clip.add_argument("--model", default=None,
                       help=f"a trained preset or a saved .keras file (default: {DEMO_MODEL})")
-    clip.add_argument("--rows", type=int, default=None, metavar="R", help=f"frames on the sheet (default: {DEMO_ROWS})")
+    clip.add_argument("--rows", type=int, default=None, metavar="R",
+                      help=f"frames on the sheet (default: {DEMO_ROWS})")
 
     proof = p.add_argument_group("the recurrence proof (--recurrence)")
     proof.add_argument("--recurrence", action="store_true",
                        help="train with and without co-attention on the synthetic recurrence benchmark "
                        "and report J at N = 0 and N = --refs (a few minutes)")
-    proof.add_argument("--steps", type=int, help=f"training steps per model (default: {RECURRENCE_DEFAULTS['steps']})")
+    proof.add_argument("--steps", type=int,
+                       help=f"training steps per model (default: {RECURRENCE_DEFAULTS['steps']})")
     proof.add_argument("--num-sequences", type=int, metavar="N",
-                       help=f"benchmark videos, the last held out (default: {RECURRENCE_DEFAULTS['num_sequences']})")
+                       help="benchmark videos, the last held out "
+                       f"(default: {RECURRENCE_DEFAULTS['num_sequences']})")
     proof.add_argument("--num-val-sequences", type=int, metavar="N",
                        help=f"held-out videos (default: {RECURRENCE_DEFAULTS['num_val_sequences']})")
-    proof.add_argument("--frames", type=int, help=f"frames per video (default: {RECURRENCE_DEFAULTS['frames']})")
+    proof.add_argument("--frames", type=int,
+                       help=f"frames per video (default: {RECURRENCE_DEFAULTS['frames']})")
     proof.add_argument("--backbone-weights", metavar="PATH",
                        help="the frozen backbone's weights: a saved COSNet (.keras) or a DeepLabv3 / ImageNet "
                        "MobileNetV2 .h5 (default: the shipped model)")
@@ -147,7 +152,7 @@ def side_by_side(columns, labels, path, tile_width=None):
         draw.text((c * width + 3, 1), label, fill=(0, 0, 0), font=font)
     jpeg = str(path).lower().endswith((".jpg", ".jpeg"))
     with atomic_output_path(path, suffix=".jpg" if jpeg else ".png") as tmp:
-        image.save(tmp, format="JPEG", quality=85) if jpeg else image.save(tmp, format="PNG")
+        image.save(tmp, format="JPEG" if jpeg else "PNG", **({"quality": 85} if jpeg else {}))
 
 
 def _overlays(frames, probabilities, threshold=0.5):
@@ -155,7 +160,8 @@ def _overlays(frames, probabilities, threshold=0.5):
 
     from cosnet_tf.inference.mask_writer import overlay_mask
 
-    return np.stack([overlay_mask(frame, probability > threshold) for frame, probability in zip(frames, probabilities)])
+    return np.stack([overlay_mask(frame, probability > threshold)
+                     for frame, probability in zip(frames, probabilities)])
 
 
 def _load_model(spec):

@@ -46,8 +46,8 @@ BACKBONES = {
 
 PRESETS = {
     "resnet101_official": dict(
-        description="Untrained architecture: the authors' released COSNet, ResNet-101 DeepLabv3, vanilla co-attention, "
-        "bias-free gate, one 3x3 block per head. Loads their checkpoint "
+        description="Untrained architecture: the authors' released COSNet, ResNet-101 DeepLabv3, vanilla "
+        "co-attention, bias-free gate, one 3x3 block per head. Loads their checkpoint "
         "(cosnet_tf.conversion.load_official_weights) to make it theirs.",
         backbone="resnet101_deeplabv3",
         model=dict(coattention="vanilla", gate_bias=False, head_filters=256, head_depth=1),

@@ -61,7 +61,7 @@ def shipped_model_path(relative_path=None):
         if os.path.isfile(candidate):
             return candidate
     raise FileNotFoundError(
-        f"the default model {relative_path} does not exist (looked in {' and '.join(candidates)}; the "
+        f"the shipped model {relative_path} does not exist (looked in {' and '.join(candidates)}; the "
         f"package data of a cosnet-tf wheel and a checkout of the repository have it, and "
         f"`cosnet train --config {TRAINING_CONFIG}` writes it); pass a .keras path instead"
     )
