@@ -72,3 +72,47 @@ def test_the_shipped_models_load_with_their_card_settings():
         size = (REPO_ROOT / path).stat().st_size
         assert size < 25e6, f"{path} is {size / 1e6:.1f} MB"
     assert (REPO_ROOT / "saved_models" / "cosnet_mobilenetv2_davis.md").exists()
+
+
+def test_the_trained_presets_load_the_shipped_models():
+    from cosnet_tf.models.presets import TRAINED_PRESETS
+
+    assert set(TRAINED_PRESETS) == {"cosnet_mobilenetv2_davis", "cosnet_mobilenetv2_davis_none"}
+    default = cosnet_tf.COSNet.from_preset("cosnet_mobilenetv2_davis")
+    shipped_default = cosnet_tf.load_model()
+    for ours, theirs in zip(default.weights, shipped_default.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    twin = cosnet_tf.COSNet.from_preset("cosnet_mobilenetv2_davis_none")
+    assert twin.coattention is None and default.coattention_variant == "vanilla"
+    with pytest.raises(ValueError, match="takes no overrides"):
+        cosnet_tf.COSNet.from_preset("cosnet_mobilenetv2_davis", coattention="symmetric")
+
+
+def test_architecture_presets_say_they_are_untrained_and_name_the_trained_ones():
+    from cosnet_tf.models.presets import PRESETS, preset_config
+
+    assert set(PRESETS) == {"mobilenetv2", "resnet50", "resnet101_official"}
+    for name, preset in PRESETS.items():
+        assert preset["description"].startswith("Untrained architecture"), name
+    with pytest.raises(ValueError, match="'cosnet_mobilenetv2_davis' is a trained preset"):
+        preset_config("cosnet_mobilenetv2_davis")
+    with pytest.raises(ValueError, match=r"Unknown COSNet preset 'vgg16'.*davis_none.*architectures.*mobilenetv2"):
+        cosnet_tf.COSNet.from_preset("vgg16")
+
+
+def test_an_installed_package_finds_its_own_models_first(tmp_path, monkeypatch):
+    from cosnet_tf.models.presets import trained_preset_path
+
+    installed = tmp_path / "site" / "cosnet_tf" / "saved_models"
+    installed.mkdir(parents=True)
+    (installed / "cosnet_mobilenetv2_davis.keras").write_bytes(b"PK")
+    monkeypatch.setattr(shipped, "_installed_folder", lambda: str(installed))
+    assert shipped.shipped_model_path() == str(installed / "cosnet_mobilenetv2_davis.keras")
+    assert trained_preset_path("cosnet_mobilenetv2_davis") == str(installed / "cosnet_mobilenetv2_davis.keras")
+    # Not in the package data: the checkout's copy.
+    twin = shipped.NO_COATTENTION_MODEL
+    assert shipped.shipped_model_path(twin) == str(REPO_ROOT / twin)
+    monkeypatch.setattr(shipped, "_repository_root", lambda: str(tmp_path / "elsewhere"))
+    with pytest.raises(FileNotFoundError, match=r"cosnet_mobilenetv2_davis_none.keras does not exist \(looked in "
+                                                r".*site.*saved_models.*elsewhere"):
+        shipped.shipped_model_path(shipped.NO_COATTENTION_MODEL)

@@ -6,7 +6,7 @@ from keras import ops
 
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
 from cosnet_tf.models.inference_graphs import InferenceGraphs
-from cosnet_tf.models.presets import build_preset_backbone
+from cosnet_tf.models.presets import TRAINED_PRESETS, build_preset_backbone, trained_preset_path
 
 #: How `segment` combines N references: "attention" (the mean of the N gated summaries,
 #: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
@@ -489,7 +489,11 @@ class COSNet(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, backbone_config=None, backbone_weights=None, **model_overrides):
-        """Builds a named preset (`cosnet_tf.models.presets.PRESETS`) or loads a saved `.keras` model.
+        """Loads a trained preset or a saved `.keras` model, or builds an architecture preset.
+
+        Trained presets (`cosnet_tf.models.presets.TRAINED_PRESETS`: "cosnet_mobilenetv2_davis",
+        "cosnet_mobilenetv2_davis_none") load the shipped network with its weights; architecture
+        presets (`PRESETS`: "mobilenetv2", "resnet50", "resnet101_official") build an untrained one.
 
         Called on a subclass (e.g. `COSNetTrainer.from_preset`), it builds that
         subclass; `model_overrides` are its constructor's arguments
@@ -503,6 +507,8 @@ class COSNet(keras.Model):
         >>> model.coattention_variant, model.feature_channels
         ('symmetric', 32)
         """
+        if isinstance(preset, str) and preset in TRAINED_PRESETS:
+            preset = trained_preset_path(preset)  # loaded below as the saved model it is
         if isinstance(preset, (str, os.PathLike)) and str(preset).endswith(".keras"):
             if backbone_config or backbone_weights or model_overrides:
                 raise ValueError("A saved .keras model takes no overrides; build a preset instead.")

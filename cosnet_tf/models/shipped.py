@@ -1,27 +1,40 @@
-"""The shipped model: where `cosnet segment` and `cosnet_tf.load_model()` find it.
+"""The shipped models: where `cosnet segment`, `cosnet_tf.load_model()` and the trained presets find them.
 
-It is a file of the repository (`saved_models/`, with its model card beside it), not of the
-Python package: a checkout or an editable install finds it from any working directory.
+They are package data: a wheel installs the repository's `saved_models/` (the `.keras` files and
+their model card) as `cosnet_tf/saved_models/`. An installed package finds them there; a
+checkout (or an editable install) in its `saved_models/` folder, from any working directory.
 """
 import os
 
-#: The default model, relative to the repository root (or the working directory): the better
-#: on unseen video of the two models trained with the same two-stage recipe on DAVIS-2016 (its
-#: card compares them). It has co-attention (vanilla, centred-cosine affinity, the recurrence
-#: gate), block 12 beside the ASPP output and a stride-4 decoder, and it is also what
-#: `cosnet explain` shows (saved_models/cosnet_mobilenetv2_davis.md).
+#: The default model, relative to the repository root: the better on unseen video of the two
+#: models trained with the same recipe on DAVIS-2016 (its card compares them). It has
+#: co-attention (vanilla, centred-cosine affinity, the recurrence gate), block 12 beside the ASPP
+#: output and a stride-4 decoder, and it is also what `cosnet explain` shows
+#: (saved_models/cosnet_mobilenetv2_davis.md). The trained preset "cosnet_mobilenetv2_davis".
 SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
 #: The config that trains it (stage 3), after `mobilenetv2_davis_stage1.toml` and `mobilenetv2_davis.toml`:
 #: `cosnet train --config TRAINING_CONFIG`.
 TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_stage3.toml")
 #: The shipped co-attention model (the default).
 COATTENTION_MODEL = SHIPPED_MODEL
-#: Its `coattention=None` twin: the same recipe and budget, frame by frame.
+#: Its `coattention=None` twin: the same recipe and budget, frame by frame. The trained preset
+#: "cosnet_mobilenetv2_davis_none".
 NO_COATTENTION_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis_none.keras")
 #: The config that trains the twin, after `mobilenetv2_davis_none_stage1.toml`.
 NO_COATTENTION_TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_none.toml")
 #: The shipped files: found from any working directory.
 SHIPPED_FILES = (SHIPPED_MODEL, NO_COATTENTION_MODEL)
+
+_FOLDER = "saved_models"
+
+
+def _installed_folder():
+    """`saved_models/` inside the imported `cosnet_tf` package (a wheel's package data), or None."""
+    from importlib import resources
+
+    folder = resources.files("cosnet_tf") / _FOLDER
+    # Keras reads a file path; a package imported from a zip has none (a checkout is looked at next).
+    return os.fspath(folder) if isinstance(folder, os.PathLike) else None
 
 
 def _repository_root():
@@ -30,27 +43,36 @@ def _repository_root():
 
 
 def shipped_model_path(relative_path=None):
-    """The shipped model's file: under the working directory first, then the repository root.
+    """The file of a shipped model: in the installed package first, then in the checkout.
+
+    Args:
+        relative_path: the file relative to the repository root (default `SHIPPED_MODEL`);
+            one in `saved_models/` is also looked for in the package data.
 
     Raises:
-        FileNotFoundError: naming both places and how to train or pass a model.
+        FileNotFoundError: naming the places looked in and how to train or pass a model.
     """
     relative_path = relative_path or SHIPPED_MODEL
-    candidates = [relative_path, os.path.join(_repository_root(), relative_path)]
+    folder, name = os.path.split(os.path.normpath(relative_path))
+    installed = _installed_folder() if folder == _FOLDER else None
+    candidates = [os.path.join(installed, name)] if installed else []
+    candidates.append(os.path.join(_repository_root(), relative_path))
     for candidate in candidates:
         if os.path.isfile(candidate):
             return candidate
     raise FileNotFoundError(
-        f"the default model {relative_path} does not exist (looked in {os.getcwd()} and "
-        f"{_repository_root()}; it is in a checkout of the repository, and `cosnet train --config "
-        f"{TRAINING_CONFIG}` writes it); pass a .keras path instead"
+        f"the shipped model {relative_path} does not exist (looked in {' and '.join(candidates)}; the "
+        f"package data of a cosnet-tf wheel and a checkout of the repository have it, and "
+        f"`cosnet train --config {TRAINING_CONFIG}` writes it); pass a .keras path instead"
     )
 
 
 def load_model(path=None):
     """The shipped model (default; `SHIPPED_MODEL`), or the saved `.keras` model at `path`.
 
-    `load_model(NO_COATTENTION_MODEL)` loads the shipped `coattention=None` twin.
+    `load_model(NO_COATTENTION_MODEL)` loads the shipped `coattention=None` twin; so do
+    `COSNet.from_preset("cosnet_mobilenetv2_davis_none")` and, for the default,
+    `COSNet.from_preset("cosnet_mobilenetv2_davis")`.
 
     Example:
         >>> import cosnet_tf
