@@ -34,7 +34,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(message=f"cosnet-tf {package_version()}\n")
+        print(f"cosnet-tf {package_version()}")
+        parser.exit()
 
 
 def _convert_weights(args):
