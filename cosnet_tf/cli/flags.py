@@ -162,7 +162,12 @@ def add_switch(parser, flag, *, default=False, help=None, dest=None, legacy_valu
 
 
 def at_least(minimum):
-    """An argparse `type`: an integer >= `minimum`, else a usage error naming the bound."""
+    """An argparse `type`: an integer >= `minimum`, else a usage error naming the bound.
+
+    Example:
+        >>> at_least(1)("4")
+        4
+    """
 
     def convert(text):
         try:
@@ -187,6 +192,12 @@ def add_model_argument(parser, *, required=False, default=None,
         default: the value when not given (None: the command picks, as `default_text` says).
         default_text: what None means, shown in the help.
         help: what the model is for, before the default.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_model_argument(parser)
+        >>> parser.parse_args(["--model", "mobilenetv2"]).model
+        'mobilenetv2'
     """
     text = help or "the model: a saved .keras file (path) or a preset name"
     if default is None and not required and default_text:
@@ -203,6 +214,12 @@ def add_reference_arguments(parser, *, refs=5, minimum=0, seed=True):
         refs: the default N.
         minimum: the smallest N accepted (a usage error below it).
         seed: also add `--seed` (of the random sampling).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_reference_arguments(parser, minimum=1)
+        >>> parser.parse_args(["--refs", "3"])
+        Namespace(refs=3, sampling='uniform', seed=0)
     """
     from cosnet_tf.utils.choices import SAMPLING_STRATEGIES
 
@@ -232,6 +249,12 @@ def add_size_arguments(parser, *, short_side=True, default_text="the model's own
         parser: where to add them.
         short_side: also offer `--short-side` (for commands that can keep the frames' aspect).
         default_text: the size used when neither is given, shown in the help.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> _ = add_size_arguments(parser)
+        >>> parser.parse_args(["--short-side", "320"])
+        Namespace(input_size=None, short_side=320)
     """
     group = parser.add_mutually_exclusive_group() if short_side else parser
     group.add_argument("--input-size", nargs=2, type=at_least(1), metavar=("H", "W"),
