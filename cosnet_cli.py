@@ -1,10 +1,10 @@
-"""The `cosnet` command's launcher: silences TensorFlow's start-up lines, then runs the CLI.
+"""The `cosnet` command's launcher: parses the command line, then loads TensorFlow quietly and runs it.
 
-It lives outside the `cosnet_tf` package on purpose: importing anything under `cosnet_tf`
-imports the package, and with it TensorFlow, whose C++ start-up logging (CUDA probing, CPU
-features, absl) is printed while the library loads, before any setting can stop it. This
-module imports TensorFlow first with stderr closed, unless `--verbose` is given or
-COSNET_VERBOSE=1 is set. `cosnet_tf.cli.main:main` is the command itself.
+TensorFlow's C++ start-up logging (CUDA probing, CPU features, absl) is printed while the
+library loads, before any setting can stop it. This module parses the arguments first (so
+`--help`, `--version` and usage errors answer without loading TensorFlow), then imports
+TensorFlow with stderr closed, unless `--verbose` is given or COSNET_VERBOSE=1 is set, and
+only then runs the command (`cosnet_tf.cli.main`).
 """
 import contextlib
 import os
@@ -28,12 +28,16 @@ def _stderr_silenced():
         os.close(devnull)
 
 
+def _quiet(verbose):
+    return not verbose and os.environ.get(VERBOSE_ENV, "") in ("", "0")
+
+
 def quiet_tensorflow(verbose=False):
     """Imports TensorFlow without its start-up lines, unless `verbose` or COSNET_VERBOSE=1.
 
     A failing import is retried with stderr open, so its error shows.
     """
-    if verbose or os.environ.get(VERBOSE_ENV, "") not in ("", "0"):
+    if not _quiet(verbose):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
@@ -62,10 +66,14 @@ def main(argv=None):
     verbose = _wants_verbose(argv)
     if verbose:
         os.environ[VERBOSE_ENV] = "1"  # also keeps cosnet_tf.cli.main from lowering the log level
-    quiet_tensorflow(verbose)
-    from cosnet_tf.cli.main import main as cosnet_main
+    from cosnet_tf.cli.main import build_parser, run
 
-    return cosnet_main(argv)
+    # Quiet also while building: a command module that loads TensorFlow would print its lines here.
+    with _stderr_silenced() if _quiet(verbose) else contextlib.nullcontext():
+        parser = build_parser()
+    args = parser.parse_args(argv)  # --help, --version and usage errors exit here
+    quiet_tensorflow(verbose)
+    return run(args)
 
 
 if __name__ == "__main__":

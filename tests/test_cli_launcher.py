@@ -51,3 +51,12 @@ def test_only_the_top_level_verbose_flag_counts():
     assert cosnet_cli._wants_verbose(["--verbose", "segment", "x"])
     assert not cosnet_cli._wants_verbose(["train", "--config", "c.toml", "--verbose", "2"])
     assert not cosnet_cli._wants_verbose([])
+
+
+def test_help_version_and_usage_errors_reach_the_terminal():
+    # The parser is built with stderr closed (a command module may load TensorFlow), but parsed with it open.
+    result = _run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("cosnet-tf "), result.stderr
+    result = _run("segment", "in", "--out", "o", "--no-such-flag")
+    assert result.returncode == 2
+    assert "usage: cosnet" in result.stderr and "unrecognized arguments: --no-such-flag" in result.stderr

@@ -76,7 +76,7 @@ def test_a_davis_root_gives_the_layout_cosnet_evaluate_reads(workspace, tmp_path
                  "--crf", "--crf-iterations", "2", "--crf-workers", "2"]) == 0
     assert sorted(p.name for p in (out / name).iterdir()) == [f"{i:05d}.png" for i in range(4)]
     assert main(["evaluate", "--pred", str(out), "--gt", workspace["davis"], "--protocol", "davis2016",
-                 "--sequences", name, "--out-dir", str(scores)]) == 0
+                 "--sequences", name, "--out", str(scores)]) == 0
     result = json.loads((scores / "davis2016.json").read_text())
     assert [row["name"] for row in result["sequences"]] == [name]
     assert (scores / "davis2016.csv").read_text().startswith("kind,name,num_frames")

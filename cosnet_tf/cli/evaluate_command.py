@@ -1,28 +1,32 @@
 """`cosnet evaluate`: score predicted masks with a benchmark protocol."""
 import os
 
+from cosnet_tf.cli.flags import HelpFormatter, add_alias, at_least
+
 
 def add_evaluate_parser(sub):
-    from cosnet_tf.evaluation import PROTOCOLS
+    from cosnet_tf.evaluation.protocols import PROTOCOLS
 
     p = sub.add_parser(
         "evaluate",
+        formatter_class=HelpFormatter,
         help="score predicted masks (DAVIS-2016, FBMS, YouTube-Objects) and write JSON/CSV/plot",
         description="Score PRED/<sequence>/<frame>.png masks (what `cosnet segment` writes) against "
         "the ground truth with a benchmark protocol; print the table and write "
-        "OUT_DIR/<protocol>.json, OUT_DIR/<protocol>.csv and OUT_DIR/<protocol>_per_sequence.png.",
+        "OUT/<protocol>.json, OUT/<protocol>.csv and OUT/<protocol>_per_sequence.png.",
     )
     p.add_argument("--pred", required=True, help="folder of predictions, PRED/<sequence>/%%05d.png")
     p.add_argument("--gt", required=True,
                    help="ground truth: DAVIS root (Annotations/480p/<sequence>), or GT/<sequence> for "
                    "fbms, GT/<category>/<sequence> for youtube-objects")
     p.add_argument("--protocol", required=True, choices=PROTOCOLS, help="benchmark protocol")
-    p.add_argument("--sequences", nargs="+",
+    p.add_argument("--sequences", nargs="+", metavar="NAME",
                    help="sequence names, or one text file listing them (default: all of the ground truth)")
-    p.add_argument("--out-dir", help="where the JSON, CSV and plot go (default: PRED)")
+    p.add_argument("--out", help="folder the JSON, CSV and plot go to (default: PRED)")
+    add_alias(p, "--out-dir", "--out")
     p.add_argument("--db-info", help="davis2016: the benchmark's db_info.yml, whose eval_t: False sequences "
                    "get no T (default: GT/db_info.yml when it exists, else no exclusion)")
-    p.add_argument("--workers", type=int, help="processes scoring sequences (default: the protocol's)")
+    p.add_argument("--workers", type=at_least(1), help="processes scoring sequences (default: the protocol's)")
     p.set_defaults(func=run_evaluate)
 
 
@@ -41,7 +45,7 @@ def run_evaluate(args):
         options["t_exclude"] = args.db_info
     result = evaluate(args.pred, args.gt, args.protocol, sequences=sequences, **options)
     print(result.format_table())
-    out_dir = args.out_dir or args.pred
+    out_dir = args.out or args.pred
     os.makedirs(out_dir, exist_ok=True)
     written = [
         result.to_json(os.path.join(out_dir, f"{args.protocol}.json")),

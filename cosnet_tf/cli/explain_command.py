@@ -2,12 +2,13 @@
 import json
 import os
 
+from cosnet_tf.cli.flags import HelpFormatter, add_model_argument, add_reference_arguments, add_size_arguments
+
 
 def add_explain_parser(sub):
-    from cosnet_tf.inference import SAMPLING_STRATEGIES
-
     p = sub.add_parser(
         "explain",
+        formatter_class=HelpFormatter,
         help="draw one frame's masks with N = 0 and N references, the gate and the attention maps",
         description="Segment frame K of INPUT with no reference frame and with N of them, and write "
         "OUT/frame_K.png: the query frame, both masks side by side, the gate's confidence (Eq. 8) per "
@@ -15,17 +16,15 @@ def add_explain_parser(sub):
         "of Eq. 6 as a heat map). OUT/frame_K.npz holds the same arrays. INPUT is a frame folder, a "
         "video file or a DAVIS sequence folder.",
     )
-    p.add_argument("input", help="frame folder or video file")
-    p.add_argument("--frame", type=int, default=0, help="the query frame K (default 0)")
+    p.add_argument("input", help="frame folder, video file or DAVIS sequence folder")
+    p.add_argument("--frame", type=int, default=0, help="the query frame K")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--model", default=None,
-                   help="a saved .keras model with co-attention (default: the shipped co-attention model)")
-    p.add_argument("--refs", type=int, default=5, help="reference frames N >= 1 (default 5)")
-    p.add_argument("--sampling", choices=SAMPLING_STRATEGIES, default="uniform")
+    add_model_argument(p, help="a model with co-attention: a saved .keras file (path) or a preset name",
+                       default_text="the shipped co-attention model, cosnet_mobilenetv2_davis")
+    add_reference_arguments(p, minimum=1)
     p.add_argument("--point", nargs=2, type=int, action="append", metavar=("ROW", "COL"),
                    help="a query point in frame pixels (repeat for several; default: chosen from the masks)")
-    p.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                   help="size the model sees (default: what cosnet segment uses for the model)")
+    add_size_arguments(p, short_side=False, default_text="what cosnet segment uses for the model")
     p.set_defaults(func=run_explain)
 
 
@@ -37,10 +36,10 @@ def run_explain(args):
     from cosnet_tf.inference.explanation import explain_frame, render_explanation_sheet
     from cosnet_tf.utils.atomic import atomic_output_path
 
-    model = load_model(args.model or COATTENTION_MODEL)
+    model = load_model(args.model or COATTENTION_MODEL, command="explain")
     result = explain_frame(
         model, args.input, args.frame, num_references=args.refs, sampling=args.sampling,
-        query_points=args.point, input_size=args.input_size,
+        query_points=args.point, input_size=args.input_size, seed=args.seed,
     )
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"frame_{args.frame:05d}")

@@ -9,8 +9,12 @@
 | references | `--refs N`, `--sampling`, `--seed` |
 | an on/off setting | `--name` / `--no-name` |
 
+The flags several commands share are declared once, here: `add_model_argument`,
+`add_reference_arguments`, `add_fusion_argument`, `add_size_arguments`.
+
 Old spellings stay one release as hidden aliases (`add_alias`) that print a warning naming the
-new flag. This module imports only the standard library, so `cosnet --help` stays fast.
+new flag. This module imports only the standard library (and `cosnet_tf.utils.choices`, which
+imports nothing), so `cosnet --help` stays fast.
 
 Example:
     >>> import argparse
@@ -24,24 +28,40 @@ Example:
 """
 import argparse
 import sys
+import textwrap
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default, except where it has none (None, off switches, suppressed)."""
+    """Shows each option's default, except where it has none (None, off switches, suppressed).
+
+    Descriptions keep their line breaks (lists, examples); a line longer than the terminal is wrapped.
+    """
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "%(default)" in text or isinstance(action, _Switch) or action.default in (None, argparse.SUPPRESS, False):
+        default = action.default
+        if "%(default)" in text or "(default" in text or isinstance(action, _Switch):
+            return text
+        if default is None or default is argparse.SUPPRESS or default is False:
             return text
         if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return text
-        default = action.default
         if isinstance(default, (list, tuple)):
             default = " ".join(map(str, default))
         return f"{text} (default: {str(default).replace('%', '%%')})"
+
+    def _fill_text(self, text, width, indent):
+        lines = []
+        for line in text.splitlines():
+            if len(indent + line) <= width:
+                lines.append(indent + line)
+                continue
+            margin = indent + line[: len(line) - len(line.lstrip())]
+            lines.append(textwrap.fill(line.strip(), width, initial_indent=margin, subsequent_indent=margin))
+        return "\n".join(lines)
 
 
 def warn(message):
@@ -139,3 +159,108 @@ def add_switch(parser, flag, *, default=False, help=None, dest=None, legacy_valu
                         action=_Switch, legacy_values=legacy_values,
                         help=(help or "") + shown.replace("%", "%%"),
                         **({"metavar": "true|false"} if legacy_values else {}))
+
+
+def at_least(minimum):
+    """An argparse `type`: an integer >= `minimum`, else a usage error naming the bound.
+
+    Example:
+        >>> at_least(1)("4")
+        4
+    """
+
+    def convert(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    convert.__name__ = f"integer >= {minimum}"
+    return convert
+
+
+def add_model_argument(parser, *, required=False, default=None,
+                       default_text="the shipped model, cosnet_mobilenetv2_davis", help=None):
+    """`--model`: a saved `.keras` file or a preset name (resolved when the command runs).
+
+    Args:
+        parser: where to add it.
+        required: no default model.
+        default: the value when not given (None: the command picks, as `default_text` says).
+        default_text: what None means, shown in the help.
+        help: what the model is for, before the default.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_model_argument(parser)
+        >>> parser.parse_args(["--model", "mobilenetv2"]).model
+        'mobilenetv2'
+    """
+    text = help or "the model: a saved .keras file (path) or a preset name"
+    if default is None and not required and default_text:
+        text += f" (default: {default_text})"
+    parser.add_argument("--model", default=default, required=required, metavar="PATH|PRESET",
+                        help=text.replace("%", "%%"))
+
+
+def add_reference_arguments(parser, *, refs=5, minimum=0, seed=True):
+    """`--refs N`, `--sampling` and (with `seed`) `--seed`: the N reference frames of each query.
+
+    Args:
+        parser: where to add them.
+        refs: the default N.
+        minimum: the smallest N accepted (a usage error below it).
+        seed: also add `--seed` (of the random sampling).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_reference_arguments(parser, minimum=1)
+        >>> parser.parse_args(["--refs", "3"])
+        Namespace(refs=3, sampling='uniform', seed=0)
+    """
+    from cosnet_tf.utils.choices import SAMPLING_STRATEGIES
+
+    parser.add_argument("--refs", type=at_least(minimum), default=refs, metavar="N",
+                        help=f"reference frames per query, N >= {minimum}")
+    parser.add_argument("--sampling", choices=SAMPLING_STRATEGIES, default=SAMPLING_STRATEGIES[0],
+                        help="how references are chosen (Table 1): global uniform, global random, "
+                        "or the N frames nearest the query")
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="seed of --sampling random")
+
+
+def add_fusion_argument(parser):
+    """`--fusion`: how N references are combined."""
+    from cosnet_tf.utils.choices import FUSIONS
+
+    parser.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0],
+                        help="fuse the N gated summaries (attention, Eq. 13) or the N predictions")
+
+
+def add_size_arguments(parser, *, short_side=True, default_text="the model's own"):
+    """`--input-size H W` (a fixed size) and, with `short_side`, `--short-side S` (aspect kept).
+
+    The two exclude each other. Destinations: `input_size` ([H, W] or None), `short_side`.
+
+    Args:
+        parser: where to add them.
+        short_side: also offer `--short-side` (for commands that can keep the frames' aspect).
+        default_text: the size used when neither is given, shown in the help.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> _ = add_size_arguments(parser)
+        >>> parser.parse_args(["--short-side", "320"])
+        Namespace(input_size=None, short_side=320)
+    """
+    group = parser.add_mutually_exclusive_group() if short_side else parser
+    group.add_argument("--input-size", nargs=2, type=at_least(1), metavar=("H", "W"),
+                       help=f"fixed size the model sees (default: {default_text})")
+    if short_side:
+        group.add_argument("--short-side", type=at_least(1), metavar="S",
+                           help="scale frames to a short side of about S pixels, keeping their aspect "
+                           f"(sides rounded to the output stride; default: {default_text})")
+    return group

@@ -3,8 +3,20 @@ import os
 import sys
 import time
 
+from cosnet_tf.cli.flags import (
+    HelpFormatter,
+    add_fusion_argument,
+    add_model_argument,
+    add_reference_arguments,
+    add_size_arguments,
+    add_switch,
+    at_least,
+)
 from cosnet_tf.cli.video_outputs import add_video_output_arguments, open_sources, write_video_outputs
-from cosnet_tf.models.shipped import SHIPPED_MODEL as DEFAULT_MODEL  # the model without --model
+
+#: The model without --model (None: the shipped one, `cosnet_tf.models.shipped.SHIPPED_MODEL`,
+#: looked up when a command runs: importing the models loads TensorFlow).
+DEFAULT_MODEL = None
 
 _CRF_FLAGS = {
     "gaussian_sxy": (float, "spatial std of the smoothness kernel, pixels"),
@@ -17,70 +29,55 @@ _CRF_FLAGS = {
 
 
 def add_segment_parser(sub):
-    from cosnet_tf.inference import FUSIONS, SAMPLING_STRATEGIES
     from cosnet_tf.postprocessing import DenseCRF
 
     p = sub.add_parser(
         "segment",
         help="segment a video (frame folder, video file or DAVIS root) and write PNG masks",
+        formatter_class=HelpFormatter,
         description="Segment every frame of INPUT with COSNet's multi-reference inference: each frame "
         "is encoded once and segmented from its co-attention with N reference frames. INPUT is a "
         "folder of frames (sorted by name), a video file (needs `pip install av`) or a DAVIS root "
-        "(JPEGImages/480p/<sequence>). Writes OUT/%%05d.png masks (0/255, the input's resolution), "
-        "or OUT/<sequence>/%%05d.png for a DAVIS root (what `cosnet evaluate` reads); every file is "
+        "(JPEGImages/480p/<sequence>). Writes OUT/%05d.png masks (0/255, the input's resolution), "
+        "or OUT/<sequence>/%05d.png for a DAVIS root (what `cosnet evaluate` reads); every file is "
         "written to a temporary name and renamed, so an interrupted run leaves no half-written mask.",
     )
     p.add_argument("input", help="frame folder, video file, or DAVIS root")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--model",
-        default=None,
-        help=f"a saved .keras model or a preset name (random weights: for timing only); "
-        f"default {DEFAULT_MODEL}",
-    )
-    p.add_argument("--refs", type=int, default=5, help="reference frames per query, N >= 0 (default 5)")
-    p.add_argument("--sampling", choices=SAMPLING_STRATEGIES, default="uniform",
-                   help="how references are chosen (Table 1; default uniform)")
-    p.add_argument("--fusion", choices=FUSIONS, default="attention",
-                   help="fuse the N gated summaries (attention, Eq. 13) or the N predictions")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sampling random (default 0)")
-    p.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
-                   help="fixed size the model sees (default: --short-side, else the model's own input size)")
-    p.add_argument("--short-side", type=int, metavar="S",
-                   help="scale frames to a short side of about S pixels, keeping their aspect (sides rounded "
-                   "to the output stride); default: the model's own (the shipped model's is in its card)")
-    p.add_argument("--batch-size", type=int, default=4, help="frames per backbone call (default 4)")
-    p.add_argument("--reference-pool", type=int, default=1, metavar="K",
+    add_model_argument(p, help="a saved .keras file (path) or a preset name (architecture presets have "
+                       "random weights: for timing only)")
+    add_reference_arguments(p)
+    add_fusion_argument(p)
+    add_size_arguments(p, default_text="the model's own; the shipped model's is in its card")
+    p.add_argument("--batch-size", type=at_least(1), default=4, help="frames per backbone call")
+    p.add_argument("--reference-pool", type=at_least(1), default=1, metavar="K",
                    help="average-pool reference features KxK before co-attention: about K^2 times less "
-                   "co-attention work on large frames, an approximation of Eq. 6-7 (default 1: exact)")
-    p.add_argument("--crf", action="store_true", help="refine each frame with a dense CRF (pydensecrf2)")
+                   "co-attention work on large frames, an approximation of Eq. 6-7 (1: exact)")
+    add_switch(p, "--crf", help="refine each frame with a dense CRF (pydensecrf2)")
     defaults = DenseCRF()
     for name, (kind, text) in _CRF_FLAGS.items():
-        p.add_argument(
-            "--crf-" + name.replace("_", "-"), dest="crf_" + name, type=kind,
-            default=getattr(defaults, name), help=f"{text} (default {getattr(defaults, name)})",
-        )
-    p.add_argument("--crf-workers", type=int, default=os.cpu_count() or 1,
-                   help=f"processes refining frames in parallel with the model "
-                   f"(default: all {os.cpu_count()} CPUs)")
+        p.add_argument("--crf-" + name.replace("_", "-"), dest="crf_" + name, type=kind,
+                       default=getattr(defaults, name), help=text)
+    p.add_argument("--crf-workers", type=at_least(1), default=os.cpu_count() or 1,
+                   help="processes refining frames in parallel with the model (default: all CPUs)")
     add_video_output_arguments(p)
     p.set_defaults(func=run_segment)
 
 
-def load_model(spec):
+def load_model(spec, command="segment"):
     """The model for `--model`: a preset name, or a saved `.keras` file (default: the shipped one)."""
     from cosnet_tf import COSNet
     from cosnet_tf.models.presets import PRESETS
 
     if spec in PRESETS:
-        print(f"cosnet segment: warning: preset {spec!r} has untrained heads (random weights); "
+        print(f"cosnet {command}: warning: preset {spec!r} has untrained heads (random weights); "
               "use it for timing, not for masks", file=sys.stderr)
         return COSNet.from_preset(spec)
-    from cosnet_tf.models.shipped import SHIPPED_FILES, shipped_model_path
+    from cosnet_tf.models.shipped import SHIPPED_FILES, SHIPPED_MODEL, shipped_model_path
 
     if spec is None or spec in SHIPPED_FILES:  # shipped files: found from any directory
         try:
-            return COSNet.from_preset(shipped_model_path(spec or DEFAULT_MODEL))
+            return COSNet.from_preset(shipped_model_path(spec or DEFAULT_MODEL or SHIPPED_MODEL))
         except FileNotFoundError as error:
             raise FileNotFoundError(f"{error}: pass --model PATH.keras, or a preset name for random weights") \
                 from None
@@ -98,8 +95,6 @@ def run_segment(args):
     from cosnet_tf.inference import VideoSegmenter
     from cosnet_tf.postprocessing import DenseCRF
 
-    if args.refs < 0:
-        raise ValueError(f"--refs must be >= 0, got {args.refs}")
     crf = None
     if args.crf:
         crf = DenseCRF(**{name: getattr(args, "crf_" + name) for name in _CRF_FLAGS})

@@ -1,9 +1,11 @@
 """`cosnet serve`: a local TF Serving stand-in (gRPC PredictionService, optional REST)."""
+from cosnet_tf.cli.flags import HelpFormatter, at_least
 
 
 def add_serve_parser(sub):
     p = sub.add_parser(
         "serve",
+        formatter_class=HelpFormatter,
         help="serve exported SavedModels over gRPC (and REST) like TF Serving, for development",
         description="Serve saved_models/NAME (numeric version folders; the latest by default) with "
         "TF Serving's gRPC PredictionService API (and optionally its REST :predict API). "
@@ -16,10 +18,10 @@ def add_serve_parser(sub):
         help="model folder saved_models/NAME holding version folders (repeat for several models)",
     )
     p.add_argument("--model-name", help="served name (default: the folder's name; one model only)")
-    p.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500; 0 = any free port)")
+    p.add_argument("--port", type=int, default=8500, help="gRPC port (0: any free port)")
     p.add_argument("--rest-port", type=int, help="also serve REST on this port (TF Serving uses 8501)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; 0.0.0.0 = all)")
-    p.add_argument("--workers", type=int, default=8, help="request threads (default 8)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0: all)")
+    p.add_argument("--workers", type=at_least(1), default=8, help="request threads")
     p.set_defaults(func=run_serve)
 
 

@@ -8,30 +8,29 @@ process (`cosnet segment`) or a model server (`cosnet predict`).
 import argparse
 import os
 
+from cosnet_tf.cli.flags import add_switch
+
 
 def add_video_output_arguments(p):
     """The output, DAVIS-selection and sharding flags of a command that writes masks of videos."""
-    p.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > T (0.5)")
-    p.add_argument("--save-probabilities", action="store_true",
-                   help="also write probability maps as PNGs (see --probability-bits)")
+    p.add_argument("--threshold", type=float, default=0.5, help="foreground where probability > T")
+    add_switch(p, "--save-probabilities", help="also write probability maps as PNGs (see --probability-bits)")
     p.add_argument("--probability-bits", type=int, choices=(8, 16), default=8,
-                   help="8: round(255 p), 16: round(65535 p) (default 8)")
-    p.add_argument("--probability-dir", help="where probability maps go (default OUT/probabilities)")
-    p.add_argument("--overlay", action="store_true",
-                   help="also write overlay images (JPEG) and an overlay video (MP4, PyAV)")
-    p.add_argument("--overlay-dir", help="where overlays go (default OUT/overlays)")
+                   help="8: round(255 p), 16: round(65535 p)")
+    p.add_argument("--probability-dir", help="where probability maps go (default: OUT/probabilities)")
+    add_switch(p, "--overlay", help="also write overlay images (JPEG) and an overlay video (MP4, PyAV)")
+    p.add_argument("--overlay-dir", help="where overlays go (default: OUT/overlays)")
     p.add_argument("--fps", type=float, help="overlay video frame rate (default: the input's, else 25)")
-    p.add_argument("--sequences", nargs="+",
+    p.add_argument("--sequences", nargs="+", metavar="NAME",
                    help="DAVIS sequences to segment (default: all under JPEGImages/<resolution>)")
-    p.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
+    p.add_argument("--resolution", default="480p", help="DAVIS resolution folder")
     p.add_argument("--shard", type=parse_shard, metavar="K/M",
                    help="segment only every M-th video of a DAVIS root, starting at the K-th (0 <= K < M, "
                    "in sorted order), skipping videos whose masks are already complete: one shard per "
                    "process or host (a SLURM array, a Kubernetes indexed Job), safe to retry")
-    p.add_argument("--skip-complete", action="store_true",
-                   help="skip videos whose every mask (and asked-for probability map) already exists "
-                   "(always on with --shard)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_switch(p, "--skip-complete", help="skip videos whose every mask (and asked-for probability map) "
+               "already exists (always on with --shard)")
+    add_switch(p, "--quiet", help="no progress bar")
 
 
 def parse_shard(text):

@@ -27,8 +27,7 @@ import numbers
 
 import numpy as np
 
-#: The sampling strategies, as named on the command line.
-SAMPLING_STRATEGIES = ("uniform", "random", "local")
+from cosnet_tf.utils.choices import SAMPLING_STRATEGIES
 
 
 def _check_count(name, value, minimum):

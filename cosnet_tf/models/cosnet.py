@@ -7,10 +7,7 @@ from keras import ops
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
 from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import TRAINED_PRESETS, build_preset_backbone, trained_preset_path
-
-#: How `segment` combines N references: "attention" (the mean of the N gated summaries,
-#: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
-FUSIONS = ("attention", "prediction")
+from cosnet_tf.utils.choices import FUSIONS
 
 
 def _frame_size(frames):
