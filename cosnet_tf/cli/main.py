@@ -65,10 +65,10 @@ def preset_table(count=True):
     import numpy as np
 
     from cosnet_tf import COSNet
-    from cosnet_tf.models.presets import PRESETS
+    from cosnet_tf.models.presets import PRESETS, TRAINED_PRESETS
 
     rows = ["| preset | backbone | co-attention | parameters (trainable) | description |", "|---|---|---|---|---|"]
-    for name, preset in PRESETS.items():
+    for name, preset in {**TRAINED_PRESETS, **PRESETS}.items():
         params = "-"
         if count:
             model = COSNet.from_preset(name)

@@ -67,8 +67,10 @@ def add_segment_parser(sub):
 def load_model(spec, command="segment"):
     """The model for `--model`: a preset name, or a saved `.keras` file (default: the shipped one)."""
     from cosnet_tf import COSNet
-    from cosnet_tf.models.presets import PRESETS
+    from cosnet_tf.models.presets import PRESETS, TRAINED_PRESETS
 
+    if spec in TRAINED_PRESETS:
+        return COSNet.from_preset(spec)
     if spec in PRESETS:
         print(f"cosnet {command}: warning: preset {spec!r} has untrained heads (random weights); "
               "use it for timing, not for masks", file=sys.stderr)
@@ -83,7 +85,8 @@ def load_model(spec, command="segment"):
                 from None
     if not os.path.isfile(spec):
         raise FileNotFoundError(
-            f"--model {spec!r} is neither a saved .keras model nor a preset ({', '.join(PRESETS)})"
+            f"--model {spec!r} is neither a saved .keras model nor a preset "
+            f"({', '.join([*TRAINED_PRESETS, *PRESETS])})"
         )
     if not spec.endswith(".keras"):
         raise ValueError(f"--model must be a .keras file or a preset name, got {spec!r}")
