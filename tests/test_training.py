@@ -204,7 +204,7 @@ def test_paste_distractors_reach_the_training_pairs(synthetic, tmp_path):
     from cosnet_tf.cli.train_command import config_from_args
 
     davis, _, _ = synthetic
-    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2", "--seed", "5"]
     plain = config_from_args(build_parser().parse_args(args))
     pasted = config_from_args(build_parser().parse_args(args + ["--paste-distractors", "1"]))
     assert (plain.paste_distractors, pasted.paste_distractors) == (0.0, 1.0)
@@ -218,7 +218,7 @@ def test_augmentation_settings_reach_the_training_pairs(synthetic, tmp_path):
     from cosnet_tf.cli.train_command import config_from_args
 
     davis, _, _ = synthetic
-    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2", "--seed", "5"]
     plain = config_from_args(build_parser().parse_args(args))
     rotated = config_from_args(build_parser().parse_args(args + ["--augmentation", '{"hue_delta": 0.5}']))
     assert (plain.augmentation_config().hue_delta, rotated.augmentation_config().hue_delta) == (0.02, 0.5)
@@ -246,9 +246,9 @@ def test_training_video_frames_as_the_still_stream(synthetic, monkeypatch):
     seen = []
     monkeypatch.setattr(run, "make_saliency_dataset",
                         lambda dataset, *a, **k: seen.append(dataset) or make_saliency_dataset(dataset, *a, **k))
-    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2",
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2",
             "--video-steps", "1", "--image-steps", "1"]
-    config = config_from_args(build_parser().parse_args(args + ["--stills-from-training-videos", "true"]))
+    config = config_from_args(build_parser().parse_args(args + ["--stills-from-training-videos"]))
     x, _ = zip(*build_datasets(config)[0].take(4))
     # Every annotated frame of the training split, and nothing of the held-out videos, is a still.
     train = DavisDataset(davis, split="train")
@@ -331,15 +331,15 @@ def _train_command(config_path):
 @pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
 def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
     davis, _, _ = synthetic
-    run_dir = tmp_path / "run"
+    out = tmp_path / "run"
     config = dict(
-        run_dir=str(run_dir), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
-        backbone_config=TINY_BACKBONE, image_size=[64, 64], batch_size=2, steps=60,
+        out=str(out), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
+        backbone_config=TINY_BACKBONE, input_size=[64, 64], batch_size=2, steps=60,
         checkpoint_every=5, val_batches=1, seed=1,
     )
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    state_path = run_dir / "checkpoint" / "state.json"
+    state_path = out / "checkpoint" / "state.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     first = subprocess.Popen(_train_command(config_path), cwd=REPO_ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -358,17 +358,17 @@ def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
     second = subprocess.run(_train_command(config_path), cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"resuming {run_dir} at step" in second.stdout
+    assert f"resuming {out} at step" in second.stdout
     resumed_step = int(second.stdout.split("at step ")[1].split()[0])
     assert resumed_step >= killed_at["step"]
     final = json.loads(state_path.read_text())
     # The optimizer step counter came back with the weights: the run ends at exactly 60.
     assert final["step"] == 60 and final["epoch"] == 12
-    epochs = [int(line.split(",")[0]) for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
+    epochs = [int(line.split(",")[0]) for line in (out / "log.csv").read_text().splitlines()[1:]]
     assert epochs[-1] == 11 and set(range(12)) <= set(epochs)
     for name in ("final.keras", "best.keras", "config.json"):
-        assert (run_dir / name).exists(), name
-    assert not list(run_dir.rglob(".tmp-*")), "a temporary file was left behind"
+        assert (out / name).exists(), name
+    assert not list(out.rglob(".tmp-*")), "a temporary file was left behind"
 
 
 def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
@@ -477,7 +477,7 @@ def test_reference_path_only_trains_what_the_references_change(synthetic):
     from cosnet_tf.cli.train_command import config_from_args
     from cosnet_tf.training.run import build_trainer
 
-    args = build_parser().parse_args(["train", "--davis-root", "x", "--reference-path-only", "true"])
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--reference-path-only"])
     config = dataclasses.replace(config_from_args(args), model=dict(backbone_config=TINY_BACKBONE))
     trainer = build_trainer(config)
     assert trainer.reference_path_only and not trainer.backbone.trainable
@@ -533,7 +533,7 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
                      + model._pixel_loss(masks["mask_b"], expected[:, 1]))
     assert scores["loss"] == pytest.approx(float(expected_loss), rel=1e-4)
     assert abs(scores["loss"] - paired["loss"]) > 1e-2, paired  # pair_forward's head_b differs
-    config = TrainConfig(davis_root=str(davis), image_size=(48, 48), batch_size=2, training_references=3)
+    config = TrainConfig(davis_root=str(davis), input_size=(48, 48), batch_size=2, training_references=3)
     train, _ = build_datasets(config)
     assert train.element_spec[0]["frame_b"].shape == (2, 3, 48, 48, 3)
     with pytest.raises(ValueError, match="training_references"):
@@ -562,10 +562,10 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
 
     root = tmp_path / "data"
     config = TrainConfig(
-        run_dir=str(tmp_path / "run"), davis_root=str(root),
+        out=str(tmp_path / "run"), davis_root=str(root),
         model=dict(preset="mobilenetv2", coattention="vanilla", coattention_config={"cosine": True},
                    backbone_config=TINY_BACKBONE),
-        image_size=(48, 48),
+        input_size=(48, 48),
         batch_size=2, steps=4, checkpoint_every=2, val_batches=1, class_balance=0.0,
         video_eval_refs=[0, 2], verbose=0,
         benchmark={"generator": "recurrence", "num_sequences": 3, "num_val_sequences": 1,
@@ -590,7 +590,7 @@ def test_loss_settings_and_none_reach_the_trainer(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     config = TrainConfig(davis_root="x", model=dict(coattention="none", backbone_config=TINY_BACKBONE),
-                         class_balance=0.25, image_size=(48, 80), inference_short_side=64)
+                         class_balance=0.25, input_size=(48, 80), short_side=64)
     trainer = build_trainer(config)
     assert trainer.coattention is None and trainer.pixel_loss.balance == 0.25
     assert trainer.get_config()["class_balance"] == 0.25
@@ -645,7 +645,7 @@ def test_model_section_goes_to_from_preset_unchanged(tmp_path):
     assert trainer.head_depth == 2 and trainer.coattention.hidden_units == 8  # the channel variant's own setting
     assert trainer.feature_channels == 16
     # Flags win over the file, a --model setting key by key.
-    args = build_parser().parse_args(["train", "--config", str(path), "--model", '{"head_depth": 1}',
+    args = build_parser().parse_args(["train", "--config", str(path), "--model-config", '{"head_depth": 1}',
                                       "--coattention-config", '{"hidden_units": 4}'])
     config = config_from_args(args)
     assert config.model["head_depth"] == 1 and config.model["coattention_config"] == {"hidden_units": 4}
@@ -692,7 +692,7 @@ def test_held_out_videos_may_come_from_another_root(tmp_path):
 
     train_root = SyntheticVideoGenerator(3, 4, (32, 32), seed=1, num_val_sequences=1).write_davis(tmp_path / "train")
     dev_root = SyntheticVideoGenerator(2, 4, (32, 32), seed=2, name_prefix="dev").write_davis(tmp_path / "dev")
-    config = TrainConfig(davis_root=str(train_root), val_davis_root=str(dev_root), batch_size=2, image_size=(32, 32),
+    config = TrainConfig(davis_root=str(train_root), val_davis_root=str(dev_root), batch_size=2, input_size=(32, 32),
                          model={"backbone_config": TINY_BACKBONE})
     held_out = config.held_out_videos()
     assert held_out.root == dev_root.resolve() and held_out.sequence_names == ["dev-000", "dev-001"]
@@ -711,7 +711,7 @@ def test_initial_weights_start_the_run_from_a_saved_model(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     config = TrainConfig(davis_root="x", model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE),
-                         image_size=(48, 64))
+                         input_size=(48, 64))
     first = build_trainer(config)
     for weight in first.weights:  # unlike any fresh initialisation
         weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype(weight.dtype))
@@ -737,7 +737,7 @@ def test_initial_weights_may_add_the_recurrence_gate(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     model = dict(coattention="vanilla", coattention_config={"cosine": True}, backbone_config=TINY_BACKBONE)
-    config = TrainConfig(davis_root="x", model=model, image_size=(48, 64))
+    config = TrainConfig(davis_root="x", model=model, input_size=(48, 64))
     first = build_trainer(config)
     for weight in first.weights:
         weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype(weight.dtype))
@@ -769,7 +769,7 @@ def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_
 
     davis, _, _ = synthetic
     config = TrainConfig(davis_root=str(davis), model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE),
-                         image_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
+                         input_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
                          learning_rate=1e-3, dtype_policy="mixed_bfloat16")
     trainer = build_trainer(config)
     assert keras.config.dtype_policy().name == "float32"
@@ -804,7 +804,7 @@ def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(sy
 
     davis, _, _ = synthetic
     config = TrainConfig(davis_root=str(davis), model=dict(coattention="symmetric", backbone_config=TINY_BACKBONE),
-                         image_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
+                         input_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
                          learning_rate=1e-3, dtype_policy="mixed_bfloat16")
     trainer = build_trainer(config)
     history = trainer.fit(build_datasets(config)[0], steps_per_epoch=1, epochs=1, verbose=0)
