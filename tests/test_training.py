@@ -1,7 +1,9 @@
 """The alternating trainer, stream mixing and resumable training runs."""
 import dataclasses
+import filecmp
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -810,3 +812,196 @@ def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(sy
     history = trainer.fit(build_datasets(config)[0], steps_per_epoch=1, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert trainer.losses and all(keras.backend.standardize_dtype(l.dtype) == "float32" for l in trainer.losses)
+
+
+# ---------------------------------------------------------------- settings declared once
+def _sample(field):
+    """A value of `field` other than its default, of the kind its declaration reads."""
+    from cosnet_tf.training.settings import default_of
+
+    default, meta = default_of(field), field.metadata
+    samples = {"model": {"head_depth": 2}, "augmentation": {"hue_delta": 0.5}, "benchmark": {"generator": "synthetic"},
+               "video_eval_refs": [0, 5]}
+    if field.name in samples:
+        return samples[field.name]
+    if meta["choices"]:
+        return next(c for c in meta["choices"] if c != default)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, tuple):
+        return (64, 96)
+    if isinstance(default, int) or meta["type"] is int:
+        return default * 2 if default else 1
+    if isinstance(default, float):
+        return default / 2 if default else 0.5
+    if meta["nargs"] == "+":
+        return ["a", "b"]
+    return "elsewhere"
+
+
+def _argv(flag, value):
+    if isinstance(value, bool):
+        return [flag if value else "--no-" + flag[2:]]
+    if isinstance(value, dict):
+        return [flag, json.dumps(value)]
+    if isinstance(value, (list, tuple)):
+        return [flag, *map(str, value)]
+    return [flag, str(value)]
+
+
+def _toml(key, value):
+    if isinstance(value, bool):
+        return f"{key} = {str(value).lower()}"
+    if isinstance(value, dict):
+        return f"{key} = {{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return f"{key} = {json.dumps(list(value) if isinstance(value, tuple) else value)}"
+
+
+def test_every_setting_is_a_flag_and_a_file_key_with_the_same_name_help_and_default(tmp_path):
+    """One declaration per TrainConfig field: `--name` on the command line and `name` in a file set
+    the same field to the same value; --help shows the declared help and default."""
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.settings import default_of, flag_name
+
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    actions = {flag: action for action in train_parser._actions for flag in action.option_strings}
+    # Settings that are only valid together.
+    companions = {"saliency_images": {"saliency_masks": "m"}, "saliency_masks": {"saliency_images": "i"}}
+    plain_cli = config_from_args(parser.parse_args(["train", "--davis-root", "x"]))
+    (tmp_path / "plain.toml").write_text('davis_root = "x"\n')
+    plain_file = TrainConfig.from_file(tmp_path / "plain.toml")
+    for field in dataclasses.fields(TrainConfig):
+        flag = flag_name(field)
+        assert flag == ("--model-config" if field.name == "model" else "--" + field.name.replace("_", "-"))
+        action = actions[flag]
+        assert action.dest == field.name and field.metadata["help"] in action.help, field.name
+        default = default_of(field)
+        if default is not None and not isinstance(default, (bool, dict)):
+            shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
+            assert f"(default: {shown})" in action.help, (field.name, action.help)
+        if field.name not in ("model", "davis_root"):  # [model]: checked keys added; davis_root: required
+            assert getattr(plain_cli, field.name) == getattr(plain_file, field.name) == default, field.name
+        value = _sample(field)
+        extra = dict(companions.get(field.name, {}), davis_root="x")
+        argv = ["train"] + [word for k, v in extra.items() for word in _argv("--" + k.replace("_", "-"), v)]
+        from_flags = config_from_args(parser.parse_args(argv + _argv(flag, value)))
+        path = tmp_path / f"{field.name}.toml"
+        path.write_text("\n".join(_toml(k, v) for k, v in {**extra, field.name: value}.items()) + "\n")
+        from_file = TrainConfig.from_file(path)
+        got = getattr(from_flags, field.name)
+        assert got == getattr(from_file, field.name) != getattr(plain_file, field.name), field.name
+        if field.name == "model":
+            assert got["head_depth"] == 2
+        else:
+            expected = tuple(value) if isinstance(default, tuple) else value
+            assert got == expected, (field.name, got, value)
+
+
+def test_old_names_still_work_with_a_warning(tmp_path, capsys):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+
+    path = tmp_path / "old.toml"
+    path.write_text('davis_root = "x"\nrun_dir = "runs/old"\nimage_size = [64, 96]\ninference_short_side = 80\n')
+    with pytest.warns(FutureWarning, match=r"old\.toml: 'image_size' is now called 'input_size'"):
+        config = TrainConfig.from_file(path)
+    assert (config.out, config.input_size, config.short_side) == ("runs/old", (64, 96), 80)
+    with pytest.warns(FutureWarning, match="is now TrainConfig.input_size"):
+        assert config.image_size == (64, 96)
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--run-dir", "runs/old", "--image-size", "64", "96",
+                                      "--inference-short-side", "80", "--model", '{"head_depth": 2}',
+                                      "--freeze-backbone", "true"])
+    config = config_from_args(args)
+    assert (config.out, config.input_size, config.short_side) == ("runs/old", (64, 96), 80)
+    assert config.model["head_depth"] == 2 and config.freeze_backbone
+    err = capsys.readouterr().err
+    for old, new in (("--run-dir", "--out"), ("--image-size", "--input-size"),
+                     ("--inference-short-side", "--short-side"), ("--model JSON", "--model-config")):
+        assert f"{old} is deprecated, use {new}" in err, (old, err)
+    assert "--freeze-backbone true is deprecated" in err
+    # A key given under its old and its new name is refused; a misspelt key gets a suggestion.
+    path.write_text('davis_root = "x"\nrun_dir = "a"\nout = "b"\n')
+    with pytest.raises(ValueError, match="'run_dir' and 'out' are the same setting"), pytest.warns(FutureWarning):
+        TrainConfig.from_file(path)
+    path.write_text('davis_root = "x"\ninput_sise = [64, 64]\n')
+    with pytest.raises(ValueError, match=r"old\.toml: unknown setting 'input_sise' \(did you mean 'input_size'\?\)"):
+        TrainConfig.from_file(path)
+
+
+def test_cli_declarations_load_without_tensorflow():
+    """`cosnet --help` builds the train and tune parsers from the settings' declarations, which
+    must not start TensorFlow (the package's own __init__ is left out here: it is not this test's)."""
+    code = (
+        "import sys, types, pathlib\n"
+        "package = types.ModuleType('cosnet_tf'); package.__path__ = [str(pathlib.Path('cosnet_tf').resolve())]\n"
+        "sys.modules['cosnet_tf'] = package\n"
+        "import cosnet_tf.cli.train_command, cosnet_tf.cli.tune_command, cosnet_tf.training.run_config\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+# ------------------------------------------------------------------------ staged configs
+@pytest.mark.slow  # three short training runs: minutes on 2 CPU cores
+def test_staged_config_runs_its_stages_resumes_the_interrupted_one_and_chains_weights(
+        synthetic, tmp_path, monkeypatch, capsys):
+    """Two stages into --out/<stage>/: a kill in stage 2 after a checkpoint resumes stage 2 there
+    (stage 1 is not run again), stage 2 starts from stage 1's final weights, and --out/final.keras is
+    the last stage's model."""
+    from cosnet_tf.cli.main import main
+    from cosnet_tf.models.cosnet import read_saved_cosnet
+    from cosnet_tf.training import callbacks, run
+
+    davis, _, _ = synthetic
+    config = tmp_path / "staged.toml"
+    config.write_text(
+        f'davis_root = "{davis}"\ninput_size = [32, 32]\nbatch_size = 2\nsteps = 2\ncheckpoint_every = 1\n'
+        'image_steps = 0\nval_batches = 1\nverbose = 2\noptimizer = "adamw"\nlearning_rate = 1e-2\n'
+        f'[model]\ncoattention = "vanilla"\nhead_filters = 16\nbackbone_config = {_toml("x", TINY_BACKBONE)[4:]}\n'
+        '[[stages]]\nname = "first"\nfreeze_backbone = true\n'
+        '[[stages]]\nname = "second"\nlearning_rate = 1e-3\n'
+    )
+    out = tmp_path / "runs"
+
+    class KilledAfterFirstCheckpoint(callbacks.ResumableCheckpoint):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if "second" in str(self.directory):
+                raise KeyboardInterrupt("killed after a checkpoint")
+
+    loaded = []
+    load_initial_weights = run.load_initial_weights
+
+    def recording_load(trainer, path):
+        load_initial_weights(trainer, path)
+        loaded.append((path, [w.numpy().copy() for w in trainer.weights]))
+
+    monkeypatch.setattr(run, "load_initial_weights", recording_load)
+    monkeypatch.setattr(run, "ResumableCheckpoint", KilledAfterFirstCheckpoint)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", "--config", str(config), "--out", str(out)])
+    first_final = out / "first" / "final.keras"
+    assert first_final.exists() and not (out / "second" / "final.keras").exists()
+    assert json.loads((out / "second" / "checkpoint" / "state.json").read_text())["step"] == 1
+    assert not (out / "final.keras").exists()
+    # Stage 2 started from stage 1's final weights.
+    (path, weights), = loaded
+    assert pathlib.Path(path) == first_final
+    stage1 = read_saved_cosnet(str(first_final)).get_weights()
+    assert len(weights) == len(stage1) and all(np.array_equal(a, b) for a, b in zip(weights, stage1))
+    stamp = first_final.stat().st_mtime_ns
+
+    monkeypatch.setattr(run, "ResumableCheckpoint", callbacks.ResumableCheckpoint)
+    capsys.readouterr()
+    assert main(["train", "--config", str(config), "--out", str(out)]) in (0, None)
+    printed = capsys.readouterr().out
+    assert f"stage first: done ({first_final})" in printed
+    assert f"resuming {out / 'second'} at step 1" in printed
+    assert first_final.stat().st_mtime_ns == stamp
+    assert json.loads((out / "second" / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert filecmp.cmp(out / "final.keras", out / "second" / "final.keras", shallow=False)
+    assert not list(out.rglob(".tmp-*"))

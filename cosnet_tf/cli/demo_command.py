@@ -114,7 +114,7 @@ def run_demo(args):
     from cosnet_tf.data import DavisDataset, RecurrenceVideoGenerator
     from cosnet_tf.models import COSNet
     from cosnet_tf.training.run import train
-    from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
+    from cosnet_tf.evaluation.video_j_evaluator import VideoJEvaluator
 
     started = time.time()
     data_root = os.path.join(args.workdir, "data")
