@@ -357,3 +357,11 @@ def test_tune_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
     values["space"] = {"refs": [0, 5]}
     assert main(["tune", "--config", str(write_toml(tmp_path / "bad.toml", values))]) == 2
     assert "test-time axes" in capsys.readouterr().err
+
+
+def test_tune_writes_its_report_where_out_says(capsys):
+    from cosnet_tf.cli.main import build_parser
+
+    assert build_parser().parse_args(["tune", "--config", "c.toml", "--out", "r"]).report_dir == "r"
+    assert build_parser().parse_args(["tune", "--config", "c.toml", "--report-dir", "old"]).report_dir == "old"
+    assert "--report-dir is deprecated, use --out" in capsys.readouterr().err

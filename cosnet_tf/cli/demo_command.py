@@ -61,7 +61,7 @@ def _train_config(args, data_root, name, coattention):
     # The library's stage-1 recipe (cosnet_tf.training.recipes), as in tests/test_learnability.py.
     return TrainConfig.from_dict(dict(
         recipe="coattention_frozen",
-        run_dir=os.path.join(args.workdir, name),
+        out=os.path.join(args.workdir, name),
         davis_root=data_root,
         model=dict(
             preset="mobilenetv2",
@@ -69,7 +69,7 @@ def _train_config(args, data_root, name, coattention):
             backbone_weights=args.backbone_weights or shipped_model_path(),
             backbone_config={"output_stride": _DEMO_OUTPUT_STRIDE, "low_level_block": _DEMO_LOW_LEVEL_BLOCK},
         ),
-        image_size=tuple(args.size),
+        input_size=tuple(args.size),
         steps=steps,
         checkpoint_every=steps // 2,
         val_batches=2,

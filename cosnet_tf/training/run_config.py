@@ -17,7 +17,7 @@ from typing import Optional
 
 from cosnet_tf.training.distribution import STRATEGIES
 from cosnet_tf.training.recipes import recipe_settings
-from cosnet_tf.training.settings import check_choices, check_keys, setting
+from cosnet_tf.training.settings import check_choices, check_keys, renamed, setting
 from cosnet_tf.training.settings_file import merge_settings, read_config_file, stage_settings
 
 # mixed_float16 is left out: the train step has no loss scaling, which float16 gradients need.
@@ -278,22 +278,6 @@ class TrainConfig:
         if self.davis_root is None:
             raise ValueError("davis_root is required (a folder in the DAVIS-2016 layout).")
 
-    # The names these settings had before; read-only, for code written against them.
-    @property
-    def run_dir(self):
-        warnings.warn("TrainConfig.run_dir is now TrainConfig.out", FutureWarning, stacklevel=2)
-        return self.out
-
-    @property
-    def image_size(self):
-        warnings.warn("TrainConfig.image_size is now TrainConfig.input_size", FutureWarning, stacklevel=2)
-        return self.input_size
-
-    @property
-    def inference_short_side(self):
-        warnings.warn("TrainConfig.inference_short_side is now TrainConfig.short_side", FutureWarning, stacklevel=2)
-        return self.short_side
-
     def augmentation_config(self):
         """The `AugmentationConfig` of the training frames: its defaults, then `augmentation`.
 
@@ -405,6 +389,19 @@ class TrainConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+
+def _old_name(old, new):
+    def read(self):
+        warnings.warn(f"TrainConfig.{old} is now TrainConfig.{new}", FutureWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(read, doc=f"The old name of `{new}` (read-only).")
+
+
+# The names settings had before, read-only, for code written against them.
+for _old, _new in renamed(TrainConfig).items():
+    setattr(TrainConfig, _old, _old_name(_old, _new))
 
 
 def default_out():

@@ -125,13 +125,18 @@ def check_keys(values, dataclass, where, extra=()):
             if new in values:
                 raise ValueError(f"{where}: {old!r} and {new!r} are the same setting; keep {new!r}")
             values[new] = values.pop(old)
-    known = sorted({f.name for f in dataclasses.fields(dataclass)} | set(extra))
-    for key in values:
+    reject_unknown(values, {f.name for f in dataclasses.fields(dataclass)} | set(extra), where)
+    return values
+
+
+def reject_unknown(keys, known, where, what="setting"):
+    """Raises a ValueError naming the first of `keys` not in `known`, with the closest known one."""
+    known = sorted(known)
+    for key in keys:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{where}: unknown setting {key!r}{hint}; known: {known}")
-    return values
+            raise ValueError(f"{where}: unknown {what} {key!r}{hint}; known: {known}")
 
 
 def check_choices(instance):

@@ -9,6 +9,7 @@ import os
 from typing import Any, Optional
 
 from cosnet_tf.training.run_config import TrainConfig
+from cosnet_tf.training.settings import reject_unknown
 from cosnet_tf.training.settings_file import read_config_file
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
@@ -21,10 +22,7 @@ def _default_grid():
 
 
 def _reject_unknown(values, dataclass, where, what):
-    known = {f.name for f in dataclasses.fields(dataclass)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown {what} {unknown}; known: {sorted(known)}")
+    reject_unknown(values, {f.name for f in dataclasses.fields(dataclass)}, where, what)
 
 
 @dataclasses.dataclass
@@ -95,12 +93,12 @@ class TuneConfig:
         from cosnet_tf.evaluation.video_j_evaluator import EvaluationGrid  # TensorFlow: when a config is made
 
         values = dict(values)
-        _reject_unknown(values, cls, where, "setting(s)")
+        _reject_unknown(values, cls, where, "setting")
         if "train" not in values:
             raise ValueError(f"{where}: a [train] table is required (the TrainConfig of every trial)")
         train = TrainConfig.from_dict(values.pop("train"), where=f"{where} [train]")
         grid = values.pop("evaluation", {})
-        _reject_unknown(grid, EvaluationGrid, where, "[evaluation] setting(s)")
+        _reject_unknown(grid, EvaluationGrid, where, "[evaluation] setting")
         return cls(train=train, evaluation=EvaluationGrid(**grid), **values)
 
     @classmethod
