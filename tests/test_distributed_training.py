@@ -46,10 +46,10 @@ def test_cosnet_train_mirrored_over_two_logical_cpus(tmp_path):
     gen = SyntheticVideoGenerator(num_sequences=3, num_frames=5, image_size=(48, 48), seed=2, num_val_sequences=1)
     davis = gen.write_davis(root / "davis")
     images, masks = gen.write_saliency(root / "saliency", num_images=4)
-    run_dir = tmp_path / "run"
+    out = tmp_path / "run"
     config = dict(
-        run_dir=str(run_dir), davis_root=str(davis), saliency_images=str(images), saliency_masks=str(masks),
-        preset="mobilenetv2", coattention="vanilla", backbone_config=TINY_BACKBONE, image_size=[48, 48],
+        out=str(out), davis_root=str(davis), saliency_images=str(images), saliency_masks=str(masks),
+        preset="mobilenetv2", coattention="vanilla", backbone_config=TINY_BACKBONE, input_size=[48, 48],
         batch_size=4, steps=6, checkpoint_every=3, val_batches=1, video_steps=2, image_steps=1,
         strategy="mirrored", devices=["/cpu:0", "/cpu:1"], synchronized_batch_norm=True, summary_dropout=0.5,
         verbose=2,
@@ -59,15 +59,15 @@ def test_cosnet_train_mirrored_over_two_logical_cpus(tmp_path):
     command = [sys.executable, "-m", "cosnet_tf.cli.main", "train", "--config", str(path)]
     run = subprocess.run(command, cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    state = json.loads((run_dir / "checkpoint" / "state.json").read_text())
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
     # Six steps: four video steps and two image steps, each on both replicas.
     assert state["step"] == 6 and state["epoch"] == 2
     assert all(key in state["logs"] for key in ("video_loss", "image_loss", "val_J"))
-    assert (run_dir / "final.keras").exists()
+    assert (out / "final.keras").exists()
     # Run again: complete, nothing to do, the same step count.
     again = subprocess.run(command, cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert json.loads((run_dir / "checkpoint" / "state.json").read_text())["step"] == 6
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 6
 
 
 def test_strategy_settings_are_checked():
@@ -141,15 +141,15 @@ def test_two_workers_train_in_sync_and_resume_after_a_kill(tmp_path):
 
     gen = SyntheticVideoGenerator(num_sequences=3, num_frames=5, image_size=(48, 48), seed=2, num_val_sequences=1)
     davis = gen.write_davis(tmp_path / "davis")
-    run_dir = tmp_path / "run"
+    out = tmp_path / "run"
     config = dict(
-        run_dir=str(run_dir), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
-        backbone_config=TINY_BACKBONE, image_size=[48, 48], batch_size=4, steps=24, checkpoint_every=3,
+        out=str(out), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
+        backbone_config=TINY_BACKBONE, input_size=[48, 48], batch_size=4, steps=24, checkpoint_every=3,
         val_batches=1, strategy="multi-worker", synchronized_batch_norm=True, verbose=2,
     )
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
-    state_path = run_dir / "checkpoint" / "state.json"
+    state_path = out / "checkpoint" / "state.json"
     logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
     workers = _start_workers(path, _free_ports(2), logs)
     try:
@@ -164,7 +164,7 @@ def test_two_workers_train_in_sync_and_resume_after_a_kill(tmp_path):
         _end(workers, timeout=10)
     killed_at = json.loads(state_path.read_text())
     assert 3 <= killed_at["step"] < 24 and killed_at["step"] % 3 == 0
-    assert not (run_dir / "final.keras").exists()
+    assert not (out / "final.keras").exists()
 
     logs = [tmp_path / "worker0-again.log", tmp_path / "worker1-again.log"]
     codes = _end(_start_workers(path, _free_ports(2), logs), timeout=400)
@@ -178,4 +178,4 @@ def test_two_workers_train_in_sync_and_resume_after_a_kill(tmp_path):
     prints = [line for output in outputs for line in output.splitlines() if "weights fingerprint" in line]
     assert len(prints) == 2 and prints[0] == prints[1] and "step 24" in prints[0]
     # Only the chief wrote the run folder.
-    assert (run_dir / "final.keras").exists() and not list(run_dir.rglob(".tmp-*"))
+    assert (out / "final.keras").exists() and not list(out.rglob(".tmp-*"))

@@ -62,8 +62,8 @@ def _fake_machine(monkeypatch, flags):
 
 
 def _config(tmp_path, **settings):
-    return TrainConfig(run_dir=str(tmp_path / "run"), davis_root=str(tmp_path / "davis"),
-                       model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE), image_size=(48, 48),
+    return TrainConfig(out=str(tmp_path / "run"), davis_root=str(tmp_path / "davis"),
+                       model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE), input_size=(48, 48),
                        batch_size=2, image_steps=0, optimizer="adamw", learning_rate=1e-3,
                        dtype_policy="auto", **settings)
 

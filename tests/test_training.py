@@ -1,7 +1,9 @@
 """The alternating trainer, stream mixing and resumable training runs."""
 import dataclasses
+import filecmp
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -204,7 +206,7 @@ def test_paste_distractors_reach_the_training_pairs(synthetic, tmp_path):
     from cosnet_tf.cli.train_command import config_from_args
 
     davis, _, _ = synthetic
-    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2", "--seed", "5"]
     plain = config_from_args(build_parser().parse_args(args))
     pasted = config_from_args(build_parser().parse_args(args + ["--paste-distractors", "1"]))
     assert (plain.paste_distractors, pasted.paste_distractors) == (0.0, 1.0)
@@ -218,7 +220,7 @@ def test_augmentation_settings_reach_the_training_pairs(synthetic, tmp_path):
     from cosnet_tf.cli.train_command import config_from_args
 
     davis, _, _ = synthetic
-    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2", "--seed", "5"]
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2", "--seed", "5"]
     plain = config_from_args(build_parser().parse_args(args))
     rotated = config_from_args(build_parser().parse_args(args + ["--augmentation", '{"hue_delta": 0.5}']))
     assert (plain.augmentation_config().hue_delta, rotated.augmentation_config().hue_delta) == (0.02, 0.5)
@@ -246,9 +248,9 @@ def test_training_video_frames_as_the_still_stream(synthetic, monkeypatch):
     seen = []
     monkeypatch.setattr(run, "make_saliency_dataset",
                         lambda dataset, *a, **k: seen.append(dataset) or make_saliency_dataset(dataset, *a, **k))
-    args = ["train", "--davis-root", str(davis), "--image-size", "32", "32", "--batch-size", "2",
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2",
             "--video-steps", "1", "--image-steps", "1"]
-    config = config_from_args(build_parser().parse_args(args + ["--stills-from-training-videos", "true"]))
+    config = config_from_args(build_parser().parse_args(args + ["--stills-from-training-videos"]))
     x, _ = zip(*build_datasets(config)[0].take(4))
     # Every annotated frame of the training split, and nothing of the held-out videos, is a still.
     train = DavisDataset(davis, split="train")
@@ -331,15 +333,15 @@ def _train_command(config_path):
 @pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
 def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
     davis, _, _ = synthetic
-    run_dir = tmp_path / "run"
+    out = tmp_path / "run"
     config = dict(
-        run_dir=str(run_dir), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
-        backbone_config=TINY_BACKBONE, image_size=[64, 64], batch_size=2, steps=60,
+        out=str(out), davis_root=str(davis), preset="mobilenetv2", coattention="vanilla",
+        backbone_config=TINY_BACKBONE, input_size=[64, 64], batch_size=2, steps=60,
         checkpoint_every=5, val_batches=1, seed=1,
     )
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    state_path = run_dir / "checkpoint" / "state.json"
+    state_path = out / "checkpoint" / "state.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     first = subprocess.Popen(_train_command(config_path), cwd=REPO_ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -358,17 +360,17 @@ def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
     second = subprocess.run(_train_command(config_path), cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"resuming {run_dir} at step" in second.stdout
+    assert f"resuming {out} at step" in second.stdout
     resumed_step = int(second.stdout.split("at step ")[1].split()[0])
     assert resumed_step >= killed_at["step"]
     final = json.loads(state_path.read_text())
     # The optimizer step counter came back with the weights: the run ends at exactly 60.
     assert final["step"] == 60 and final["epoch"] == 12
-    epochs = [int(line.split(",")[0]) for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
+    epochs = [int(line.split(",")[0]) for line in (out / "log.csv").read_text().splitlines()[1:]]
     assert epochs[-1] == 11 and set(range(12)) <= set(epochs)
     for name in ("final.keras", "best.keras", "config.json"):
-        assert (run_dir / name).exists(), name
-    assert not list(run_dir.rglob(".tmp-*")), "a temporary file was left behind"
+        assert (out / name).exists(), name
+    assert not list(out.rglob(".tmp-*")), "a temporary file was left behind"
 
 
 def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
@@ -477,7 +479,7 @@ def test_reference_path_only_trains_what_the_references_change(synthetic):
     from cosnet_tf.cli.train_command import config_from_args
     from cosnet_tf.training.run import build_trainer
 
-    args = build_parser().parse_args(["train", "--davis-root", "x", "--reference-path-only", "true"])
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--reference-path-only"])
     config = dataclasses.replace(config_from_args(args), model=dict(backbone_config=TINY_BACKBONE))
     trainer = build_trainer(config)
     assert trainer.reference_path_only and not trainer.backbone.trainable
@@ -533,7 +535,7 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
                      + model._pixel_loss(masks["mask_b"], expected[:, 1]))
     assert scores["loss"] == pytest.approx(float(expected_loss), rel=1e-4)
     assert abs(scores["loss"] - paired["loss"]) > 1e-2, paired  # pair_forward's head_b differs
-    config = TrainConfig(davis_root=str(davis), image_size=(48, 48), batch_size=2, training_references=3)
+    config = TrainConfig(davis_root=str(davis), input_size=(48, 48), batch_size=2, training_references=3)
     train, _ = build_datasets(config)
     assert train.element_spec[0]["frame_b"].shape == (2, 3, 48, 48, 3)
     with pytest.raises(ValueError, match="training_references"):
@@ -562,10 +564,10 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
 
     root = tmp_path / "data"
     config = TrainConfig(
-        run_dir=str(tmp_path / "run"), davis_root=str(root),
+        out=str(tmp_path / "run"), davis_root=str(root),
         model=dict(preset="mobilenetv2", coattention="vanilla", coattention_config={"cosine": True},
                    backbone_config=TINY_BACKBONE),
-        image_size=(48, 48),
+        input_size=(48, 48),
         batch_size=2, steps=4, checkpoint_every=2, val_batches=1, class_balance=0.0,
         video_eval_refs=[0, 2], verbose=0,
         benchmark={"generator": "recurrence", "num_sequences": 3, "num_val_sequences": 1,
@@ -590,7 +592,7 @@ def test_loss_settings_and_none_reach_the_trainer(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     config = TrainConfig(davis_root="x", model=dict(coattention="none", backbone_config=TINY_BACKBONE),
-                         class_balance=0.25, image_size=(48, 80), inference_short_side=64)
+                         class_balance=0.25, input_size=(48, 80), short_side=64)
     trainer = build_trainer(config)
     assert trainer.coattention is None and trainer.pixel_loss.balance == 0.25
     assert trainer.get_config()["class_balance"] == 0.25
@@ -645,7 +647,7 @@ def test_model_section_goes_to_from_preset_unchanged(tmp_path):
     assert trainer.head_depth == 2 and trainer.coattention.hidden_units == 8  # the channel variant's own setting
     assert trainer.feature_channels == 16
     # Flags win over the file, a --model setting key by key.
-    args = build_parser().parse_args(["train", "--config", str(path), "--model", '{"head_depth": 1}',
+    args = build_parser().parse_args(["train", "--config", str(path), "--model-config", '{"head_depth": 1}',
                                       "--coattention-config", '{"hidden_units": 4}'])
     config = config_from_args(args)
     assert config.model["head_depth"] == 1 and config.model["coattention_config"] == {"hidden_units": 4}
@@ -692,7 +694,7 @@ def test_held_out_videos_may_come_from_another_root(tmp_path):
 
     train_root = SyntheticVideoGenerator(3, 4, (32, 32), seed=1, num_val_sequences=1).write_davis(tmp_path / "train")
     dev_root = SyntheticVideoGenerator(2, 4, (32, 32), seed=2, name_prefix="dev").write_davis(tmp_path / "dev")
-    config = TrainConfig(davis_root=str(train_root), val_davis_root=str(dev_root), batch_size=2, image_size=(32, 32),
+    config = TrainConfig(davis_root=str(train_root), val_davis_root=str(dev_root), batch_size=2, input_size=(32, 32),
                          model={"backbone_config": TINY_BACKBONE})
     held_out = config.held_out_videos()
     assert held_out.root == dev_root.resolve() and held_out.sequence_names == ["dev-000", "dev-001"]
@@ -711,7 +713,7 @@ def test_initial_weights_start_the_run_from_a_saved_model(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     config = TrainConfig(davis_root="x", model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE),
-                         image_size=(48, 64))
+                         input_size=(48, 64))
     first = build_trainer(config)
     for weight in first.weights:  # unlike any fresh initialisation
         weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype(weight.dtype))
@@ -737,7 +739,7 @@ def test_initial_weights_may_add_the_recurrence_gate(tmp_path):
     from cosnet_tf.training.run import build_trainer
 
     model = dict(coattention="vanilla", coattention_config={"cosine": True}, backbone_config=TINY_BACKBONE)
-    config = TrainConfig(davis_root="x", model=model, image_size=(48, 64))
+    config = TrainConfig(davis_root="x", model=model, input_size=(48, 64))
     first = build_trainer(config)
     for weight in first.weights:
         weight.assign(np.random.default_rng(0).normal(size=weight.shape).astype(weight.dtype))
@@ -769,7 +771,7 @@ def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_
 
     davis, _, _ = synthetic
     config = TrainConfig(davis_root=str(davis), model=dict(coattention="vanilla", backbone_config=TINY_BACKBONE),
-                         image_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
+                         input_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
                          learning_rate=1e-3, dtype_policy="mixed_bfloat16")
     trainer = build_trainer(config)
     assert keras.config.dtype_policy().name == "float32"
@@ -804,9 +806,202 @@ def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(sy
 
     davis, _, _ = synthetic
     config = TrainConfig(davis_root=str(davis), model=dict(coattention="symmetric", backbone_config=TINY_BACKBONE),
-                         image_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
+                         input_size=(48, 64), batch_size=2, image_steps=0, optimizer="adamw",
                          learning_rate=1e-3, dtype_policy="mixed_bfloat16")
     trainer = build_trainer(config)
     history = trainer.fit(build_datasets(config)[0], steps_per_epoch=1, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert trainer.losses and all(keras.backend.standardize_dtype(l.dtype) == "float32" for l in trainer.losses)
+
+
+# ---------------------------------------------------------------- settings declared once
+def _sample(field):
+    """A value of `field` other than its default, of the kind its declaration reads."""
+    from cosnet_tf.training.settings import default_of
+
+    default, meta = default_of(field), field.metadata
+    samples = {"model": {"head_depth": 2}, "augmentation": {"hue_delta": 0.5}, "benchmark": {"generator": "synthetic"},
+               "video_eval_refs": [0, 5]}
+    if field.name in samples:
+        return samples[field.name]
+    if meta["choices"]:
+        return next(c for c in meta["choices"] if c != default)
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, tuple):
+        return (64, 96)
+    if isinstance(default, int) or meta["type"] is int:
+        return default * 2 if default else 1
+    if isinstance(default, float):
+        return default / 2 if default else 0.5
+    if meta["nargs"] == "+":
+        return ["a", "b"]
+    return "elsewhere"
+
+
+def _argv(flag, value):
+    if isinstance(value, bool):
+        return [flag if value else "--no-" + flag[2:]]
+    if isinstance(value, dict):
+        return [flag, json.dumps(value)]
+    if isinstance(value, (list, tuple)):
+        return [flag, *map(str, value)]
+    return [flag, str(value)]
+
+
+def _toml(key, value):
+    if isinstance(value, bool):
+        return f"{key} = {str(value).lower()}"
+    if isinstance(value, dict):
+        return f"{key} = {{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return f"{key} = {json.dumps(list(value) if isinstance(value, tuple) else value)}"
+
+
+def test_every_setting_is_a_flag_and_a_file_key_with_the_same_name_help_and_default(tmp_path):
+    """One declaration per TrainConfig field: `--name` on the command line and `name` in a file set
+    the same field to the same value; --help shows the declared help and default."""
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.settings import default_of, flag_name
+
+    parser = build_parser()
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    actions = {flag: action for action in train_parser._actions for flag in action.option_strings}
+    # Settings that are only valid together.
+    companions = {"saliency_images": {"saliency_masks": "m"}, "saliency_masks": {"saliency_images": "i"}}
+    plain_cli = config_from_args(parser.parse_args(["train", "--davis-root", "x"]))
+    (tmp_path / "plain.toml").write_text('davis_root = "x"\n')
+    plain_file = TrainConfig.from_file(tmp_path / "plain.toml")
+    for field in dataclasses.fields(TrainConfig):
+        flag = flag_name(field)
+        assert flag == ("--model-config" if field.name == "model" else "--" + field.name.replace("_", "-"))
+        action = actions[flag]
+        assert action.dest == field.name and field.metadata["help"] in action.help, field.name
+        default = default_of(field)
+        if default is not None and not isinstance(default, (bool, dict)):
+            shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
+            assert f"(default: {shown})" in action.help, (field.name, action.help)
+        if field.name not in ("model", "davis_root"):  # [model]: checked keys added; davis_root: required
+            assert getattr(plain_cli, field.name) == getattr(plain_file, field.name) == default, field.name
+        value = _sample(field)
+        extra = dict(companions.get(field.name, {}), davis_root="x")
+        argv = ["train"] + [word for k, v in extra.items() for word in _argv("--" + k.replace("_", "-"), v)]
+        from_flags = config_from_args(parser.parse_args(argv + _argv(flag, value)))
+        path = tmp_path / f"{field.name}.toml"
+        path.write_text("\n".join(_toml(k, v) for k, v in {**extra, field.name: value}.items()) + "\n")
+        from_file = TrainConfig.from_file(path)
+        got = getattr(from_flags, field.name)
+        assert got == getattr(from_file, field.name) != getattr(plain_file, field.name), field.name
+        if field.name == "model":
+            assert got["head_depth"] == 2
+        else:
+            expected = tuple(value) if isinstance(default, tuple) else value
+            assert got == expected, (field.name, got, value)
+
+
+def test_old_names_still_work_with_a_warning(tmp_path, capsys):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+
+    path = tmp_path / "old.toml"
+    path.write_text('davis_root = "x"\nrun_dir = "runs/old"\nimage_size = [64, 96]\ninference_short_side = 80\n')
+    with pytest.warns(FutureWarning, match=r"old\.toml: 'image_size' is now called 'input_size'"):
+        config = TrainConfig.from_file(path)
+    assert (config.out, config.input_size, config.short_side) == ("runs/old", (64, 96), 80)
+    with pytest.warns(FutureWarning, match="is now TrainConfig.input_size"):
+        assert config.image_size == (64, 96)
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--run-dir", "runs/old", "--image-size", "64", "96",
+                                      "--inference-short-side", "80", "--model", '{"head_depth": 2}',
+                                      "--freeze-backbone", "true"])
+    config = config_from_args(args)
+    assert (config.out, config.input_size, config.short_side) == ("runs/old", (64, 96), 80)
+    assert config.model["head_depth"] == 2 and config.freeze_backbone
+    err = capsys.readouterr().err
+    for old, new in (("--run-dir", "--out"), ("--image-size", "--input-size"),
+                     ("--inference-short-side", "--short-side"), ("--model JSON", "--model-config")):
+        assert f"{old} is deprecated, use {new}" in err, (old, err)
+    assert "--freeze-backbone true is deprecated" in err
+    # A key given under its old and its new name is refused; a misspelt key gets a suggestion.
+    path.write_text('davis_root = "x"\nrun_dir = "a"\nout = "b"\n')
+    with pytest.raises(ValueError, match="'run_dir' and 'out' are the same setting"), pytest.warns(FutureWarning):
+        TrainConfig.from_file(path)
+    path.write_text('davis_root = "x"\ninput_sise = [64, 64]\n')
+    with pytest.raises(ValueError, match=r"old\.toml: unknown setting 'input_sise' \(did you mean 'input_size'\?\)"):
+        TrainConfig.from_file(path)
+
+
+def test_cli_declarations_load_without_tensorflow():
+    """`cosnet --help` builds the train and tune parsers from the settings' declarations, which
+    must not start TensorFlow (the package's own __init__ is left out here: it is not this test's)."""
+    code = (
+        "import sys, types, pathlib\n"
+        "package = types.ModuleType('cosnet_tf'); package.__path__ = [str(pathlib.Path('cosnet_tf').resolve())]\n"
+        "sys.modules['cosnet_tf'] = package\n"
+        "import cosnet_tf.cli.train_command, cosnet_tf.cli.tune_command, cosnet_tf.training.run_config\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+# ------------------------------------------------------------------------ staged configs
+@pytest.mark.slow  # three short training runs: minutes on 2 CPU cores
+def test_staged_config_runs_its_stages_resumes_the_interrupted_one_and_chains_weights(
+        synthetic, tmp_path, monkeypatch, capsys):
+    """Two stages into --out/<stage>/: a kill in stage 2 after a checkpoint resumes stage 2 there
+    (stage 1 is not run again), stage 2 starts from stage 1's final weights, and --out/final.keras is
+    the last stage's model."""
+    from cosnet_tf.cli.main import main
+    from cosnet_tf.models.cosnet import read_saved_cosnet
+    from cosnet_tf.training import callbacks, run
+
+    davis, _, _ = synthetic
+    config = tmp_path / "staged.toml"
+    config.write_text(
+        f'davis_root = "{davis}"\ninput_size = [32, 32]\nbatch_size = 2\nsteps = 2\ncheckpoint_every = 1\n'
+        'image_steps = 0\nval_batches = 1\nverbose = 2\noptimizer = "adamw"\nlearning_rate = 1e-2\n'
+        f'[model]\ncoattention = "vanilla"\nhead_filters = 16\nbackbone_config = {_toml("x", TINY_BACKBONE)[4:]}\n'
+        '[[stages]]\nname = "first"\nfreeze_backbone = true\n'
+        '[[stages]]\nname = "second"\nlearning_rate = 1e-3\n'
+    )
+    out = tmp_path / "runs"
+
+    class KilledAfterFirstCheckpoint(callbacks.ResumableCheckpoint):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            if "second" in str(self.directory):
+                raise KeyboardInterrupt("killed after a checkpoint")
+
+    loaded = []
+    load_initial_weights = run.load_initial_weights
+
+    def recording_load(trainer, path):
+        load_initial_weights(trainer, path)
+        loaded.append((path, [w.numpy().copy() for w in trainer.weights]))
+
+    monkeypatch.setattr(run, "load_initial_weights", recording_load)
+    monkeypatch.setattr(run, "ResumableCheckpoint", KilledAfterFirstCheckpoint)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", "--config", str(config), "--out", str(out)])
+    first_final = out / "first" / "final.keras"
+    assert first_final.exists() and not (out / "second" / "final.keras").exists()
+    assert json.loads((out / "second" / "checkpoint" / "state.json").read_text())["step"] == 1
+    assert not (out / "final.keras").exists()
+    # Stage 2 started from stage 1's final weights.
+    (path, weights), = loaded
+    assert pathlib.Path(path) == first_final
+    stage1 = read_saved_cosnet(str(first_final)).get_weights()
+    assert len(weights) == len(stage1) and all(np.array_equal(a, b) for a, b in zip(weights, stage1))
+    stamp = first_final.stat().st_mtime_ns
+
+    monkeypatch.setattr(run, "ResumableCheckpoint", callbacks.ResumableCheckpoint)
+    capsys.readouterr()
+    assert main(["train", "--config", str(config), "--out", str(out)]) in (0, None)
+    printed = capsys.readouterr().out
+    assert f"stage first: done ({first_final})" in printed
+    assert f"resuming {out / 'second'} at step 1" in printed
+    assert first_final.stat().st_mtime_ns == stamp
+    assert json.loads((out / "second" / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert filecmp.cmp(out / "final.keras", out / "second" / "final.keras", shallow=False)
+    assert not list(out.rglob(".tmp-*"))

@@ -31,7 +31,7 @@ def tiny_search_config(directory, **top):
         "space": {"coattention": ["vanilla", "none"]},
         "evaluation": {"refs": [0, 1, 2], "default": {"refs": 2}},
         "train": {"davis_root": str(directory / "data"), "preset": "mobilenetv2",
-                  "backbone_config": TINY_BACKBONE, "image_size": [32, 32], "batch_size": 2,
+                  "backbone_config": TINY_BACKBONE, "input_size": [32, 32], "batch_size": 2,
                   "steps": 4, "checkpoint_every": 2, "val_batches": 1, "verbose": 0},
     }
     values.update(top)
@@ -97,7 +97,7 @@ def test_grid_rejects_bad_settings(kwargs, message):
 def test_tune_config_reads_toml_with_composed_parts(tmp_path):
     path = write_toml(tmp_path / "tune.toml", tiny_search_config(tmp_path))
     config = TuneConfig.from_file(path, max_trials=3)
-    assert isinstance(config.train, TrainConfig) and config.train.image_size == (32, 32)
+    assert isinstance(config.train, TrainConfig) and config.train.input_size == (32, 32)
     assert isinstance(config.evaluation, EvaluationGrid) and config.evaluation.default_setting[0] == 2
     assert config.max_trials == 3 and config.report_dir == os.path.join(str(tmp_path), "tiny", "report")
 
@@ -127,16 +127,16 @@ def test_tune_config_needs_a_train_table(tmp_path):
 def test_hypermodel_maps_hyperparameters_onto_the_train_config(tmp_path):
     base = TrainConfig(davis_root=str(tmp_path), steps=4, checkpoint_every=2,
                        model={"preset": "mobilenetv2", "coattention_config": {"cosine": True}, "head_depth": 2})
-    space = {"coattention": ["none", "symmetric"], "image_size": [64, 96],
+    space = {"coattention": ["none", "symmetric"], "input_size": [64, 96],
              "learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
              "orthogonality_weight": [1e-3], "frozen_backbone_blocks": [0, 6]}
     hypermodel = COSNetHyperModel(base, space, evaluator=object())
     hp = keras_tuner.HyperParameters()
     hypermodel.declare_hyperparameters(hp)
     assert isinstance(hp._hps["learning_rate"][0], keras_tuner.engine.hyperparameters.Float)
-    hp.values.update(coattention="none", image_size=96, learning_rate=3e-3, frozen_backbone_blocks=6)
+    hp.values.update(coattention="none", input_size=96, learning_rate=3e-3, frozen_backbone_blocks=6)
     config = hypermodel.trial_config(hp)
-    assert config.coattention is None and config.image_size == (96, 96) and config.learning_rate == 3e-3
+    assert config.coattention is None and config.input_size == (96, 96) and config.learning_rate == 3e-3
     assert config.frozen_backbone_blocks == 6
     # The baseline has no co-attention settings; the rest of [model] and of the config stays.
     assert config.model == {"preset": "mobilenetv2", "coattention": None, "head_depth": 2}
@@ -357,3 +357,11 @@ def test_tune_cli_reports_a_bad_config_in_one_line(tmp_path, capsys):
     values["space"] = {"refs": [0, 5]}
     assert main(["tune", "--config", str(write_toml(tmp_path / "bad.toml", values))]) == 2
     assert "test-time axes" in capsys.readouterr().err
+
+
+def test_tune_writes_its_report_where_out_says(capsys):
+    from cosnet_tf.cli.main import build_parser
+
+    assert build_parser().parse_args(["tune", "--config", "c.toml", "--out", "r"]).report_dir == "r"
+    assert build_parser().parse_args(["tune", "--config", "c.toml", "--report-dir", "old"]).report_dir == "old"
+    assert "--report-dir is deprecated, use --out" in capsys.readouterr().err

@@ -230,7 +230,7 @@ def _train_config(args, data_root, name, coattention):
     # The library's stage-1 recipe (cosnet_tf.training.recipes), as in tests/test_learnability.py.
     return TrainConfig.from_dict(dict(
         recipe="coattention_frozen",
-        run_dir=os.path.join(args.out, name),
+        out=os.path.join(args.out, name),
         davis_root=data_root,
         model=dict(
             preset="mobilenetv2",
@@ -238,7 +238,7 @@ def _train_config(args, data_root, name, coattention):
             backbone_weights=args.backbone_weights or shipped_model_path(),
             backbone_config={"output_stride": _DEMO_OUTPUT_STRIDE, "low_level_block": _DEMO_LOW_LEVEL_BLOCK},
         ),
-        image_size=tuple(args.input_size),
+        input_size=tuple(args.input_size),
         steps=steps,
         checkpoint_every=steps // 2,
         val_batches=2,
@@ -255,7 +255,7 @@ def run_recurrence_demo(args):
     from cosnet_tf.data import DavisDataset, RecurrenceVideoGenerator
     from cosnet_tf.models import COSNet
     from cosnet_tf.training.run import train
-    from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
+    from cosnet_tf.evaluation.video_j_evaluator import VideoJEvaluator
 
     started = time.time()
     data_root = os.path.join(args.out, "data")

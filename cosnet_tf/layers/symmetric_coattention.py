@@ -32,6 +32,9 @@ class SymmetricCoAttention(CoAttention):
     1
     """
 
+    # Settings of this variant that `cosnet tune` may search over (a [space] axis), with their help.
+    TUNABLE = {"orthogonality_weight": "lambda of Eq. 12, the weight of the projection's orthogonality penalty"}
+
     def __init__(
         self,
         orthogonality_weight=1e-4,

@@ -1,12 +1,14 @@
 """COSNet with the paper's alternating training loop (Section 3.2-3.3)."""
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from cosnet_tf.backbones.early_blocks import early_blocks
 from cosnet_tf.losses import WeightedBinaryCrossentropy
 from cosnet_tf.models.cosnet import COSNet
 from cosnet_tf.training.partwise_adamw import PartwiseAdamW
+from cosnet_tf.utils.dtype_policy import global_dtype_policy
 
 IMAGE_STREAM, VIDEO_STREAM = 0, 1
 
@@ -20,8 +22,6 @@ def _per_replica_share(loss):
     parts are equal: the global batch divides evenly). The Eq. 12 penalty,
     added once per replica, is then counted once.
     """
-    import tensorflow as tf
-
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss if replicas == 1 else loss * (1.0 / replicas)
 
@@ -92,15 +92,14 @@ class COSNetTrainer(COSNet):
             leaving Z unused while V suffices. A frame whose summary is dropped
             keeps its features. 0 (the default) trains as the paper; it needs
             co-attention. On DAVIS it raised what references add by weakening
-            N = 0, while J at N = 5 fell (docs/coattention.md, stop 40).
+            N = 0, while J at N = 5 fell (docs/research-log.md).
         class_balance: the `balance` of Eq. 11's loss (`WeightedBinaryCrossentropy`):
             1 is the paper's class-balanced loss, 0 plain cross-entropy.
         dice_weight: weight of a Dice loss (`keras.losses.dice`, one per frame,
             averaged) added to Eq. 11 for every mask; 0 (the default) is Eq. 11
             alone. Not in the paper: cross-entropy scores pixels one by one, so a
             mask that is right about which object but timid at its outline costs
-            little; Dice scores the overlap that J measures (docs/coattention.md,
-            stop 22).
+            little; Dice scores the overlap that J measures (docs/research-log.md).
         freeze_backbone_batch_norm: run the backbone's batch norms in inference
             mode while training (their scale and shift are still learned).
             Batch statistics of 2-4 frames are noise; DeepLab freezes them too.
@@ -125,7 +124,7 @@ class COSNetTrainer(COSNet):
             leaves fewer weights with which the frame alone can learn the
             training objects' looks. On DAVIS it kept no more of the
             references' gain than a stage 2 that trains everything
-            (docs/coattention.md, stop 37). `to_inference_model` gives a fully
+            (docs/research-log.md). `to_inference_model` gives a fully
             trainable model.
         reference_path_only: train only what the references change: the
             co-attention (W of Eq. 1), the gate (Eq. 8) and the summary half of
@@ -213,8 +212,6 @@ class COSNetTrainer(COSNet):
     def to_inference_model(self):
         """A plain `COSNet` with this trainer's weights (what gets shipped), computing in float32
         whatever dtype policy the trainer trained under."""
-        from cosnet_tf.utils.dtype_policy import global_dtype_policy
-
         config = dict(COSNet.get_config(self), dtype="float32")
         with global_dtype_policy("float32"):
             model = COSNet.from_config(config)
@@ -295,8 +292,6 @@ class COSNetTrainer(COSNet):
         return loss
 
     def _image_step(self, x, y):
-        import tensorflow as tf
-
         frames, masks = x["frame_a"], y["mask_a"]
         variables = self.backbone.trainable_weights + self.saliency_head.trainable_weights
         if not variables:
@@ -312,8 +307,6 @@ class COSNetTrainer(COSNet):
         return loss
 
     def _video_step(self, x, y):
-        import tensorflow as tf
-
         variables = self.trainable_weights
         with tf.GradientTape() as tape:
             keep = feature_keep = None
@@ -444,8 +437,6 @@ class COSNetTrainer(COSNet):
         # Keras 3 reduces a step's outputs across the workers of a MultiWorkerMirroredStrategy
         # with `reduce(MEAN, axis=0)`, which fails on scalars (tensorflow/tensorflow#72388):
         # there, each value goes out as a vector of one, which the logs read back as a float.
-        import tensorflow as tf
-
         if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
             return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
         return logs

@@ -17,6 +17,8 @@ The model, its optimizer and metrics are built under the strategy's scope, and
 import os
 import re
 
+# TensorFlow is imported where a strategy is made: TrainConfig declares its choices from
+# STRATEGIES, and `cosnet --help` must not start TensorFlow.
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 
 

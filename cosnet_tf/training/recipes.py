@@ -4,7 +4,8 @@ A config names one with `recipe = "NAME"`; every setting the config (or its
 chain of `base` files, or a `TrainConfig.from_dict` caller) gives explicitly wins
 over the recipe's, tables such as [model] merged key by key. A recipe holds
 only how to train and what the co-attention needs; data, size, steps and the
-backbone's output stride stay with each config.
+backbone's output stride stay with each config. Evidence for each choice:
+docs/research-log.md.
 
 >>> from cosnet_tf.training.run_config import TrainConfig
 >>> config = TrainConfig.from_dict({"recipe": "coattention_frozen", "davis_root": "data",
@@ -14,16 +15,16 @@ backbone's output stride stay with each config.
 """
 import copy
 
+from cosnet_tf.training.settings_file import merge_settings
+
 _COATTENTION_MODEL = dict(
     coattention="vanilla",
     # Centred-cosine affinity with a learned temperature, and the recurrence gate that hands the
     # head the comparison of Z(i) with V(i) it cannot make linearly (docs/coattention.md).
     coattention_config={"cosine": True, "recurrence_gate": True},
     # Block 12's output beside the ASPP output: the co-attention compares looks, which the ASPP
-    # output has mostly lost (benchmarks/recurrence_feature_probe.py; docs/coattention.md, stop 21).
-    # Block 2's (stride 4) for the heads' decoder, which draws the outline there: on the
-    # recurrence benchmark, held-out J at N = 5 went from 0.713 to 0.795 (docs/coattention.md,
-    # stop 23).
+    # output has mostly lost (benchmarks/recurrence_feature_probe.py). Block 2's (stride 4) for
+    # the heads' decoder, which draws the outline there.
     backbone_config={"mid_level_block": 12, "low_level_block": 2},
 )
 
@@ -52,8 +53,7 @@ TRAINING_RECIPES = {
         "1e-4 for every weight, batch 4, with a Dice loss beside the cross-entropy; otherwise "
         "stage 1's settings.",
         base="coattention_frozen",
-        # Dice: on the recurrence benchmark the model picked the right object and drew it timidly;
-        # with it, held-out J at N = 5 went from 0.633 to 0.713 (docs/coattention.md, stop 22).
+        # Dice: the model picked the right object and drew it timidly; the Dice term draws it whole.
         settings=dict(batch_size=4, learning_rate=1e-4, freeze_backbone=False, dice_weight=1.0),
     ),
 }
@@ -61,8 +61,6 @@ TRAINING_RECIPES = {
 
 def recipe_settings(name, where="config"):
     """The settings of recipe `name` (a fresh copy), its own `base` recipe's under them."""
-    from cosnet_tf.training.run_config import merge_settings
-
     if name not in TRAINING_RECIPES:
         raise ValueError(f"{where}: unknown recipe {name!r}; known: {sorted(TRAINING_RECIPES)}.")
     recipe = TRAINING_RECIPES[name]

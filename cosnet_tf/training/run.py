@@ -3,6 +3,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import warnings
 
 import keras
@@ -15,6 +16,9 @@ from cosnet_tf.data import (
     make_frame_pair_dataset,
     make_saliency_dataset,
 )
+from cosnet_tf.data.benchmark_data import write_benchmark_once
+from cosnet_tf.evaluation.video_j_evaluator import EvaluationGrid, VideoJEvaluator
+from cosnet_tf.models.cosnet import COSNet, read_saved_cosnet
 from cosnet_tf.training.callbacks import BestModelSaver, NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.cosnet_trainer import COSNetTrainer
 from cosnet_tf.training.distribution import distribute_training_stream, make_strategy, worker_role
@@ -43,12 +47,12 @@ def build_datasets(config, epoch_offset=0, strategy=None):
 
     def make_stream(batch_size, seed):
         pairs = make_frame_pair_dataset(
-            train_videos, config.image_size, batch_size, augmentation=augmentation, seed=seed,
+            train_videos, config.input_size, batch_size, augmentation=augmentation, seed=seed,
             paste_distractors=config.paste_distractors, references=config.training_references,
         )
         stills = None
         if saliency is not None:
-            stills = make_saliency_dataset(saliency, config.image_size, batch_size, augmentation=augmentation,
+            stills = make_saliency_dataset(saliency, config.input_size, batch_size, augmentation=augmentation,
                                            seed=seed)
         return mix_streams(pairs, stills, config.video_steps, config.image_steps)
 
@@ -59,7 +63,7 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     if val_videos is not None:
         val = make_frame_pair_dataset(
             val_videos,
-            config.image_size,
+            config.input_size,
             config.batch_size,
             augmentation=None,
             seed=config.seed,
@@ -95,8 +99,8 @@ def build_trainer(config):
             frozen_backbone_blocks=config.frozen_backbone_blocks,
             training_references=config.training_references,
             synchronized_batch_norm=config.synchronized_batch_norm,
-            inference_size=config.image_size,
-            inference_short_side=config.inference_short_side,
+            inference_size=config.input_size,
+            inference_short_side=config.short_side,
             **model,
         )
     if config.initial_weights:
@@ -122,8 +126,6 @@ def load_initial_weights(trainer, path):
     it. Its two weights then keep their initialisation, so a trained model can
     be fine-tuned with the gate.
     """
-    from cosnet_tf.models.cosnet import COSNet, read_saved_cosnet
-
     try:
         source = read_saved_cosnet(path)
     except (FileNotFoundError, ValueError) as error:
@@ -168,17 +170,12 @@ def write_benchmark(config):
     """Writes `config.benchmark` (a synthetic DAVIS-layout set) to `davis_root` unless that folder exists."""
     if config.benchmark is None:
         return False
-    from cosnet_tf.data.benchmark_data import write_benchmark_once
-
     settings = dict(config.benchmark)
     return write_benchmark_once(config.davis_root, settings, settings.pop("generator", "recurrence"))
 
 
 def evaluate_videos(model, config):
     """Held-out J at each N of `config.video_eval_refs` (DAVIS-2016 protocol, `cosnet segment`'s loop)."""
-    from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
-    from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
-
     refs = config.video_eval_refs if model.coattention is not None else [0]
     grid = EvaluationGrid(
         refs=refs, fusions=["attention"], samplings=["uniform"],
@@ -189,7 +186,7 @@ def evaluate_videos(model, config):
 
 
 def train(config):
-    """Runs (or resumes) the training run of `config` in `config.run_dir`.
+    """Runs (or resumes) the training run of `config` in `config.out`.
 
     Layout of the run folder:
         config.json          the settings
@@ -204,7 +201,7 @@ def train(config):
     Under `config.strategy` (see `cosnet_tf.training.distribution`) the model is
     built under the strategy's scope and only the chief process writes the
     run folder (config, checkpoints, logs, models). Every worker restores from
-    the chief's checkpoint, so a multi-worker run needs `run_dir` on a file
+    the chief's checkpoint, so a multi-worker run needs `out` on a file
     system all workers share; after a worker dies, restarting every worker
     resumes the run at the last checkpoint.
     """
@@ -219,28 +216,28 @@ def train(config):
     if chief and write_benchmark(config) and config.verbose:
         print(f"wrote the {config.benchmark.get('generator', 'recurrence')} benchmark to {config.davis_root}")
     if chief:
-        os.makedirs(config.run_dir, exist_ok=True)
+        os.makedirs(config.out, exist_ok=True)
         atomic_write_bytes(
-            os.path.join(config.run_dir, "config.json"), json.dumps(config.to_dict(), indent=2).encode()
+            os.path.join(config.out, "config.json"), json.dumps(config.to_dict(), indent=2).encode()
         )
     with strategy.scope():
         trainer = build_trainer(config)
-    checkpoint = ResumableCheckpoint(os.path.join(config.run_dir, "checkpoint"))
+    checkpoint = ResumableCheckpoint(os.path.join(config.out, "checkpoint"))
     state = checkpoint.restore(trainer)
     initial_epoch = state["epoch"] if state else 0
     epochs = config.steps // config.checkpoint_every
     if state and config.verbose:
-        print(f"resuming {config.run_dir} at step {state['step']} (epoch {initial_epoch}/{epochs})")
+        print(f"resuming {config.out} at step {state['step']} (epoch {initial_epoch}/{epochs})")
     train_data, val_data = build_datasets(config, epoch_offset=initial_epoch, strategy=strategy)
     nan_guard = NaNGuard(checkpoint.directory)
     callbacks = [nan_guard]
     if chief:
         callbacks += [
-            keras.callbacks.CSVLogger(os.path.join(config.run_dir, "log.csv"), append=True),
-            keras.callbacks.TensorBoard(os.path.join(config.run_dir, "tensorboard"), update_freq=10),
+            keras.callbacks.CSVLogger(os.path.join(config.out, "log.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(config.out, "tensorboard"), update_freq=10),
         ]
         if val_data is not None:
-            callbacks.append(BestModelSaver(os.path.join(config.run_dir, "best.keras"), "val_J", "max"))
+            callbacks.append(BestModelSaver(os.path.join(config.out, "best.keras"), "val_J", "max"))
         # Last at each epoch end: what a checkpoint claims done is already logged and
         # saved, so a kill in between only repeats an epoch, never skips its records.
         callbacks.append(checkpoint)
@@ -256,7 +253,7 @@ def train(config):
             verbose=config.verbose,
             shuffle=False,  # the pair datasets shuffle themselves (and Keras warns otherwise)
         )
-    final_path = os.path.join(config.run_dir, "final.keras")
+    final_path = os.path.join(config.out, "final.keras")
     video_j = None
     if nan_guard.message is None and chief:
         model = trainer.to_inference_model()
@@ -271,7 +268,7 @@ def train(config):
                     f"and {final_path} is saved: run the same command again to retry the evaluation"
                 ) from error
             atomic_write_bytes(
-                os.path.join(config.run_dir, "video_j.json"), json.dumps(video_j, indent=2).encode()
+                os.path.join(config.out, "video_j.json"), json.dumps(video_j, indent=2).encode()
             )
             if config.verbose:
                 print("held-out J: " + ", ".join(f"{k} {v:.3f}" for k, v in video_j.items()))
@@ -286,6 +283,42 @@ def train(config):
         "step": step,
         "logs": {k: v[-1] for k, v in history.history.items()} if history else {},
         "final": final_path if nan_guard.message is None else None,
-        "best": os.path.join(config.run_dir, "best.keras") if val_data is not None else None,
+        "best": os.path.join(config.out, "best.keras") if val_data is not None else None,
         "error": nan_guard.message,
     }
+
+
+def train_stages(stages):
+    """Runs (or resumes) the stages of a staged config in order; ends with the last stage's model.
+
+    Args:
+        stages: [(name, TrainConfig)] as `TrainConfig.stages_from_dict` makes them: each
+            stage's `out` is `<folder>/<name>` and a later stage starts from the
+            previous stage's `final.keras`.
+
+    A stage whose `final.keras` exists is done and skipped; an interrupted
+    stage resumes from its checkpoint. At the end `<folder>/final.keras` is
+    the last stage's model (written atomically).
+
+    Returns:
+        `train`'s dict of the last stage run, with `final` the folder's final.keras
+        and `stages` the stage names.
+    """
+    folder = os.path.dirname(os.path.normpath(stages[-1][1].out))
+    result = None
+    for name, config in stages:
+        done = os.path.join(config.out, "final.keras")
+        if os.path.exists(done):
+            if config.verbose:
+                print(f"stage {name}: done ({done})")
+            continue
+        if config.verbose:
+            print(f"stage {name}: training in {config.out}")
+        result = train(config)
+        if result["error"]:
+            return dict(result, stages=[n for n, _ in stages])
+    final_path = os.path.join(folder, "final.keras")
+    with atomic_output_path(final_path) as tmp:
+        shutil.copyfile(os.path.join(stages[-1][1].out, "final.keras"), tmp)
+    result = dict(result or {"error": None}, final=final_path, stages=[n for n, _ in stages])
+    return result

@@ -13,29 +13,29 @@ or ``cosnet tune --config training/configs/tune_synthetic.toml``.
 """
 import importlib
 
-# Imported on first use (PEP 562): `cosnet train` uses the evaluation grid and the video J
-# evaluator without Keras Tuner, which only the searches need (the "tune" extra).
+# Imported on first use (PEP 562): Keras Tuner is an extra ("tune") that only the searches need.
 _EXPORTS = {
     "AblationReport": "ablation_report",
     "COSNetHyperModel": "cosnet_hypermodel",
     "TRAINING_AXES": "cosnet_hypermodel",
-    "EvaluationGrid": "evaluation_grid",
-    "OBJECTIVE": "evaluation_grid",
-    "setting_metric": "evaluation_grid",
+    "EvaluationGrid": "cosnet_tf.evaluation.video_j_evaluator",
+    "OBJECTIVE": "cosnet_tf.evaluation.video_j_evaluator",
+    "setting_metric": "cosnet_tf.evaluation.video_j_evaluator",
     "prepare_synthetic_data": "search",
     "run_search": "search",
     "TUNERS": "tune_config",
     "TuneConfig": "tune_config",
     "make_tuner": "tuner_factory",
     "VideoJCallback": "video_j_callback",
-    "VideoJEvaluator": "video_j_evaluator",
+    "VideoJEvaluator": "cosnet_tf.evaluation.video_j_evaluator",
 }
 
 
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'cosnet_tf.tuning' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"cosnet_tf.tuning.{_EXPORTS[name]}"), name)
+    module = _EXPORTS[name]
+    return getattr(importlib.import_module(module if "." in module else f"cosnet_tf.tuning.{module}"), name)
 
 
 __all__ = [

@@ -3,7 +3,7 @@ import json
 import math
 import os
 
-from cosnet_tf.tuning.evaluation_grid import OBJECTIVE, EvaluationGrid
+from cosnet_tf.evaluation.video_j_evaluator import OBJECTIVE, EvaluationGrid
 from cosnet_tf.utils.atomic import atomic_output_path, atomic_write_bytes, atomic_write_text
 
 VARIANT_LABELS = {

@@ -3,6 +3,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 
 import keras
 
@@ -10,28 +11,45 @@ from cosnet_tf.utils.extras import require
 
 keras_tuner = require("keras_tuner", "tune", "Keras Tuner searches (cosnet tune)")
 
+from cosnet_tf.evaluation.video_j_evaluator import EvaluationGrid, VideoJEvaluator
+from cosnet_tf.layers import COATTENTION_VARIANTS
 from cosnet_tf.training.callbacks import NaNGuard, ResumableCheckpoint
 from cosnet_tf.training.run import build_datasets, build_trainer
-from cosnet_tf.training.run_config import model_coattention, model_section
-from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
+from cosnet_tf.training.run_config import TrainConfig, model_coattention, model_keys, model_section, variant_settings
+from cosnet_tf.training.settings import default_of, renamed
 from cosnet_tf.tuning.video_j_callback import VideoJCallback
-from cosnet_tf.tuning.video_j_evaluator import VideoJEvaluator
 from cosnet_tf.utils.atomic import atomic_write_bytes
 
-# Training-time axes a search may vary: hyperparameter name -> the TrainConfig field it sets,
-# or ("model", key) for a setting of the [model] section.
-TRAINING_AXES = {
-    "coattention": ("model", "coattention"),  # vanilla | symmetric | channel | none (Table 1)
-    "learning_rate": "learning_rate",
-    # lambda of Eq. 12: the symmetric variant's own setting; trials of other variants ignore it
-    "orthogonality_weight": ("model", "coattention_config", "orthogonality_weight"),
-    "image_size": "image_size",  # square side; also the size the model segments at
-    "weight_decay": "weight_decay",
-    "summary_dropout": "summary_dropout",
-    "training_references": "training_references",  # K of Eq. 13 at training time (1: pairs)
-    "frozen_backbone_blocks": "frozen_backbone_blocks",  # the stem and first k blocks kept fixed
-}
+
+def training_axes():
+    """{axis: where a trial's value goes}: every axis a search may vary, from the settings' declarations.
+
+    * a tunable `TrainConfig` field (`tunable=True` in its declaration): ``(field,)``;
+    * a setting of the [model] section (`COSNet.from_preset`'s arguments, e.g. ``coattention``):
+      ``("model", key)``;
+    * a setting a co-attention layer declares in its ``TUNABLE`` class attribute (e.g. the
+      symmetric variant's ``orthogonality_weight``, lambda of Eq. 12):
+      ``("model", "coattention_config", key)``, set only in trials of a variant that declares it.
+    """
+    axes = {f.name: (f.name,) for f in dataclasses.fields(TrainConfig) if f.metadata["tunable"]}
+    axes.update({key: ("model", key) for key in model_keys()})
+    axes.update({key: ("model", "coattention_config", key) for key in variant_settings()})
+    return axes
+
+
+# Training-time axes a search may vary: axis -> its path in the TrainConfig (see `training_axes`).
+TRAINING_AXES = training_axes()
 _FLOAT_KEYS = {"min", "max", "sampling", "step"}
+
+
+def _axis_default(name):
+    """An axis's default value (None where it has none), which tells whether a range fits it."""
+    path = TRAINING_AXES[name]
+    if len(path) == 1:
+        return default_of(next(f for f in dataclasses.fields(TrainConfig) if f.name == name))
+    if len(path) == 2:
+        return model_keys()[name]
+    return 0.0  # a variant's declared setting: a number
 
 
 def _declare(hp, name, spec):
@@ -41,7 +59,8 @@ def _declare(hp, name, spec):
         if unknown or not {"min", "max"} <= set(spec):
             raise ValueError(f"space.{name}: a range needs min and max (and optionally sampling, step); "
                              f"got {spec}")
-        if name in ("coattention", "image_size"):
+        default = _axis_default(name)
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
             raise ValueError(f"space.{name} takes a list of values, not a range")
         return hp.Float(name, float(spec["min"]), float(spec["max"]), step=spec.get("step"),
                         sampling=spec.get("sampling", "linear"))
@@ -50,12 +69,16 @@ def _declare(hp, name, spec):
         raise ValueError(f"space.{name} is an empty list")
     if len(values) == 1:
         return hp.Fixed(name, values[0])
-    return hp.Choice(name, values, ordered=name != "coattention")
+    return hp.Choice(name, values, ordered=all(isinstance(v, (int, float)) for v in values))
 
 
-def check_space(space):
-    """The space as a dict, or a ValueError naming an axis that is not a training axis."""
+def check_space(space, where="space"):
+    """The space as a dict (old axis names renamed), or a ValueError naming an axis that is not a training axis."""
     space = dict(space or {})
+    for old, new in renamed(TrainConfig).items():
+        if old in space:
+            warnings.warn(f"{where}: axis {old!r} is now called {new!r}", FutureWarning, stacklevel=2)
+            space[new] = space.pop(old)
     unknown = sorted(set(space) - set(TRAINING_AXES))
     if unknown:
         raise ValueError(f"space: unknown axis {unknown}; the training axes are {sorted(TRAINING_AXES)} "
@@ -85,7 +108,7 @@ class COSNetHyperModel(keras_tuner.HyperModel):
     baseline), learning rate, lambda of Eq. 12, input size, weight decay,
     summary dropout. ``build(hp)`` gives a compiled `COSNetTrainer`;
     ``fit(hp, model)`` trains it with ``model.fit`` (the custom
-    ``train_step`` of the training issue, data from ``base_config``) and then
+    ``train_step`` of `COSNetTrainer`, data from ``base_config``) and then
     segments the held-out sequences for real with every test-time setting of
     ``grid`` (N, fusion, sampling: no retraining, one encoding per video).
     ``fit`` returns all those J values; the objective is ``video_J``, the J
@@ -101,7 +124,8 @@ class COSNetHyperModel(keras_tuner.HyperModel):
             are the held-out sequences the trials are scored on.
         space: ``{axis: [values]}`` (a grid / Choice; one value = fixed) or
             ``{axis: {"min", "max", "sampling"}}`` (Float, for Bayesian
-            optimisation or Hyperband); axes from ``TRAINING_AXES``.
+            optimisation or Hyperband); axes from ``TRAINING_AXES`` (old setting
+            names, e.g. ``image_size``, are read with a warning).
         grid: the :class:`EvaluationGrid` of test-time settings.
         eval_every: score the held-out videos every K epochs (of
             ``checkpoint_every`` steps) besides the last one; None: only at
@@ -147,18 +171,21 @@ class COSNetHyperModel(keras_tuner.HyperModel):
     def trial_config(self, hp):
         """The `TrainConfig` of a trial: ``base_config`` with the trial's values."""
         self.declare_hyperparameters(hp)
-        changes, model = {}, dict(self.base_config.model)
+        changes, model, variant_values = {}, dict(self.base_config.model), {}
         for name in self.space:
-            value = hp.get(name)
-            if name == "coattention":
-                model["coattention"] = value
-            elif name == "image_size":
-                changes["image_size"] = (int(value), int(value))
-            elif isinstance(TRAINING_AXES[name], str):
-                changes[TRAINING_AXES[name]] = value
-        if model_coattention(model_section(model)) == "symmetric" and "orthogonality_weight" in self.space:
-            model["coattention_config"] = {**model.get("coattention_config", {}),
-                                           "orthogonality_weight": hp.get("orthogonality_weight")}
+            value, path = hp.get(name), TRAINING_AXES[name]
+            if len(path) == 3:
+                variant_values[name] = value
+            elif len(path) == 2:
+                model[name] = value
+            else:
+                default = getattr(self.base_config, name)
+                # A square side for a (height, width) setting.
+                changes[name] = (int(value),) * len(default) if isinstance(default, tuple) else value
+        declared = getattr(COATTENTION_VARIANTS.get(model_coattention(model_section(model))), "TUNABLE", {})
+        settings = {k: v for k, v in variant_values.items() if k in declared}
+        if settings:  # only the variant whose layer declares a setting gets it
+            model["coattention_config"] = {**model.get("coattention_config", {}), **settings}
         return dataclasses.replace(self.base_config, model=model, **changes)
 
     def build(self, hp):

@@ -2,6 +2,7 @@
 import json
 import os
 
+from cosnet_tf.data.benchmark_data import write_benchmark_once
 from cosnet_tf.tuning.ablation_report import AblationReport
 from cosnet_tf.tuning.cosnet_hypermodel import COSNetHyperModel
 from cosnet_tf.tuning.tuner_factory import make_tuner
@@ -16,8 +17,6 @@ def prepare_synthetic_data(config):
     """
     root = config.train.davis_root
     if config.synthetic:
-        from cosnet_tf.data.benchmark_data import write_benchmark_once
-
         write_benchmark_once(root, config.synthetic, "synthetic")
     return root
 

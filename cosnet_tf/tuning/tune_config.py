@@ -1,19 +1,28 @@
-"""The settings of a `cosnet tune` search, composed from named parts (a TOML/JSON file)."""
+"""The settings of a `cosnet tune` search, composed from named parts (a TOML/JSON file).
+
+This module does not import TensorFlow or Keras Tuner at load time (`cosnet --help`
+builds the tune parser from `TUNERS`); the grid and the space are checked when a
+config is made.
+"""
 import dataclasses
 import os
-from typing import Optional
+from typing import Any, Optional
 
-from cosnet_tf.training.run_config import TrainConfig, read_config_file
-from cosnet_tf.tuning.evaluation_grid import EvaluationGrid
+from cosnet_tf.training.run_config import TrainConfig
+from cosnet_tf.training.settings import reject_unknown
+from cosnet_tf.training.settings_file import read_config_file
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
 
 
+def _default_grid():
+    from cosnet_tf.evaluation.video_j_evaluator import EvaluationGrid  # TensorFlow: when a config is made
+
+    return EvaluationGrid()
+
+
 def _reject_unknown(values, dataclass, where, what):
-    known = {f.name for f in dataclasses.fields(dataclass)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown {what} {unknown}; known: {sorted(known)}")
+    reject_unknown(values, {f.name for f in dataclasses.fields(dataclass)}, where, what)
 
 
 @dataclasses.dataclass
@@ -46,7 +55,7 @@ class TuneConfig:
 
     train: TrainConfig
     space: dict = dataclasses.field(default_factory=dict)
-    evaluation: EvaluationGrid = dataclasses.field(default_factory=EvaluationGrid)
+    evaluation: Any = dataclasses.field(default_factory=_default_grid)  # an EvaluationGrid
     synthetic: Optional[dict] = None
     tuner: str = "grid"
     directory: str = "runs/tune"
@@ -81,13 +90,15 @@ class TuneConfig:
 
     @classmethod
     def from_dict(cls, values, where="config"):
+        from cosnet_tf.evaluation.video_j_evaluator import EvaluationGrid  # TensorFlow: when a config is made
+
         values = dict(values)
-        _reject_unknown(values, cls, where, "setting(s)")
+        _reject_unknown(values, cls, where, "setting")
         if "train" not in values:
             raise ValueError(f"{where}: a [train] table is required (the TrainConfig of every trial)")
         train = TrainConfig.from_dict(values.pop("train"), where=f"{where} [train]")
         grid = values.pop("evaluation", {})
-        _reject_unknown(grid, EvaluationGrid, where, "[evaluation] setting(s)")
+        _reject_unknown(grid, EvaluationGrid, where, "[evaluation] setting")
         return cls(train=train, evaluation=EvaluationGrid(**grid), **values)
 
     @classmethod

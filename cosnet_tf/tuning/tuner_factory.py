@@ -3,7 +3,7 @@ from cosnet_tf.utils.extras import require
 
 keras_tuner = require("keras_tuner", "tune", "Keras Tuner searches (cosnet tune)")
 
-from cosnet_tf.tuning.evaluation_grid import OBJECTIVE
+from cosnet_tf.evaluation.video_j_evaluator import OBJECTIVE
 
 
 def make_tuner(config, hypermodel, overwrite=False):
