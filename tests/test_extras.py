@@ -94,7 +94,7 @@ def test_tuning_needs_the_tune_extra_but_training_does_not():
     # package still works, and the search itself names the extra.
     code = (
         "import sys; sys.modules['keras_tuner'] = None\n"
-        "from cosnet_tf.tuning.evaluation_grid import EvaluationGrid\n"
+        "from cosnet_tf.evaluation.video_j_evaluator import EvaluationGrid\n"
         "from cosnet_tf.cli.main import build_parser\n"
         "build_parser()\n"
         "print('grid', EvaluationGrid(refs=[0, 2]).refs)\n"

@@ -52,8 +52,8 @@ def test_each_shipped_model_is_the_network_its_config_trains(model_path, config_
     config = TrainConfig.from_file(REPO_ROOT / config_path)
     settings = dict(config.model)
     settings.pop("backbone_weights", None)  # the initialisation, not the network
-    built = cosnet_tf.COSNet.from_preset(settings.pop("preset"), inference_size=config.image_size,
-                                         inference_short_side=config.inference_short_side, **settings)
+    built = cosnet_tf.COSNet.from_preset(settings.pop("preset"), inference_size=config.input_size,
+                                         inference_short_side=config.short_side, **settings)
     ours, theirs = built.get_config(), cosnet_tf.load_model(str(REPO_ROOT / model_path)).get_config()
     differing = {k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k)} - {"name"}
     assert not differing, {k: (ours.get(k), theirs.get(k)) for k in differing}

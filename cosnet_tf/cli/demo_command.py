@@ -27,7 +27,7 @@ minutes:
 import os
 import time
 
-from cosnet_tf.cli.flags import HelpFormatter, add_alias, warn
+from cosnet_tf.cli.flags import HelpFormatter, add_alias, add_switch, warn
 
 #: The trained preset the clip demo segments with, unless --model says otherwise.
 DEMO_MODEL = "cosnet_mobilenetv2_davis"
@@ -77,9 +77,9 @@ def add_demo_parser(sub):
                       help=f"frames on the sheet (default: {DEMO_ROWS})")
 
     proof = p.add_argument_group("the recurrence proof (--recurrence)")
-    proof.add_argument("--recurrence", action="store_true",
-                       help="train with and without co-attention on the synthetic recurrence benchmark "
-                       "and report J at N = 0 and N = --refs (a few minutes)")
+    add_switch(proof, "--recurrence",
+               help="train with and without co-attention on the synthetic recurrence benchmark "
+               "and report J at N = 0 and N = --refs (a few minutes)")
     proof.add_argument("--steps", type=int,
                        help=f"training steps per model (default: {RECURRENCE_DEFAULTS['steps']})")
     proof.add_argument("--num-sequences", type=int, metavar="N",

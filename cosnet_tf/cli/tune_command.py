@@ -1,7 +1,7 @@
 """`cosnet tune`: Keras Tuner ablation searches and their paper-style tables."""
 import shlex
 
-from cosnet_tf.cli.flags import HelpFormatter, add_alias
+from cosnet_tf.cli.flags import HelpFormatter, add_alias, add_switch
 from cosnet_tf.tuning.tune_config import TUNERS
 
 
@@ -22,7 +22,7 @@ def add_tune_parser(sub):
     p.add_argument("--directory", help="override where the search is kept")
     p.add_argument("--out", dest="report_dir", help="override where the tables and plot go (report_dir)")
     add_alias(p, "--report-dir", "--out")
-    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    add_switch(p, "--overwrite", help="start afresh instead of resuming")
     p.set_defaults(func=run_tune)
 
 

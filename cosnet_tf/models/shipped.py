@@ -12,16 +12,15 @@ import os
 #: output and a stride-4 decoder, and it is also what `cosnet explain` shows
 #: (saved_models/cosnet_mobilenetv2_davis.md). The trained preset "cosnet_mobilenetv2_davis".
 SHIPPED_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis.keras")
-#: The config that trains it (stage 3), after `mobilenetv2_davis_stage1.toml` and `mobilenetv2_davis.toml`:
-#: `cosnet train --config TRAINING_CONFIG`.
-TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_stage3.toml")
+#: The staged config that trains it, all stages in one command: `cosnet train --config TRAINING_CONFIG`.
+TRAINING_CONFIG = os.path.join("training", "configs", "cosnet_mobilenetv2_davis.toml")
 #: The shipped co-attention model (the default).
 COATTENTION_MODEL = SHIPPED_MODEL
 #: Its `coattention=None` twin: the same recipe and budget, frame by frame. The trained preset
 #: "cosnet_mobilenetv2_davis_none".
 NO_COATTENTION_MODEL = os.path.join("saved_models", "cosnet_mobilenetv2_davis_none.keras")
-#: The config that trains the twin, after `mobilenetv2_davis_none_stage1.toml`.
-NO_COATTENTION_TRAINING_CONFIG = os.path.join("training", "configs", "mobilenetv2_davis_none.toml")
+#: The staged config that trains the twin.
+NO_COATTENTION_TRAINING_CONFIG = os.path.join("training", "configs", "cosnet_mobilenetv2_davis_none.toml")
 #: The shipped files: found from any working directory.
 SHIPPED_FILES = (SHIPPED_MODEL, NO_COATTENTION_MODEL)
 
