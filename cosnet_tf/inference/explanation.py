@@ -10,6 +10,7 @@ PNG (`cosnet explain`).
 Example:
 
 >>> import numpy as np
+import tensorflow as tf
 >>> from cosnet_tf import COSNet
 >>> from cosnet_tf.backbones import MobileNetV2DeepLabV3Backbone
 >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16,
@@ -34,6 +35,7 @@ from cosnet_tf.inference.inference_core import segment_at_frame_size
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.input_size import resolve_input_size
 from cosnet_tf.inference.reference_sampling import select_reference_indices
+from cosnet_tf.utils.atomic import atomic_output_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +74,6 @@ class FrameExplanation:
 
 
 def _resize(array, size, method="bilinear"):
-    import tensorflow as tf
 
     return tf.image.resize(tf.convert_to_tensor(array), size, method=method).numpy()
 
@@ -197,7 +198,6 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plots", "the explanation sheet").FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from cosnet_tf.utils.atomic import atomic_output_path
 
     e = explanation
     n = len(e.reference_indices)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 
 import numpy as np
+from PIL import Image
 
 from cosnet_tf.utils.atomic import atomic_output_path, temporary_path_beside
 
@@ -27,8 +29,6 @@ def _atomic_save(path, save):
 
 def write_png(path, array):
     """Writes a uint8 or uint16 grey array as a PNG, atomically."""
-    from PIL import Image
-
     image = Image.fromarray(np.ascontiguousarray(array))
     _atomic_save(path, lambda temporary: image.save(temporary, format="PNG"))
 
@@ -126,8 +126,6 @@ class MaskWriter:
         self.written += 1
 
     def _write_overlay(self, index, image):
-        from PIL import Image
-
         picture = Image.fromarray(image)
         path = os.path.join(self.overlay_dir, f"{index:05d}.jpg")
         _atomic_save(path, lambda temporary: picture.save(temporary, format="JPEG", quality=90))
@@ -158,8 +156,6 @@ class _OverlayVideo:
         from cosnet_tf.utils.extras import require
 
         av = require("av", "video", "writing the overlay video")
-        from fractions import Fraction
-
         self.path = path
         self.temporary = temporary_path_beside(
             path, prefix=f"{PARTIAL_PREFIX}{os.path.basename(path)}-", suffix=".part"

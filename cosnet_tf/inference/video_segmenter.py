@@ -7,24 +7,13 @@ from typing import NamedTuple
 import numpy as np
 
 from cosnet_tf.inference.inference_core import InferenceCore
-from cosnet_tf.inference.input_size import positive_int
 from cosnet_tf.inference.open_frame_source import open_frame_source
 from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, video_reference_plan
 from cosnet_tf.inference.video_stream import stream_video
 from cosnet_tf.models.cosnet import FUSIONS
 from cosnet_tf.postprocessing.crf_stream import refine_stream
-
-
-def _positive_size(name, size):
-    if size is None:
-        return None
-    size = tuple(size)
-    if len(size) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in size
-    ):
-        raise ValueError(f"{name} must be (height, width) of positive integers, got {size!r}")
-    return int(size[0]), int(size[1])
+from cosnet_tf.utils.validation import positive_int, positive_size
 
 
 class EncodedVideo(NamedTuple):
@@ -165,7 +154,7 @@ class VideoSegmenter:
         self.num_references = int(num_references)
         self.sampling = sampling
         self.fusion = fusion
-        self.input_size = _positive_size("input_size", input_size)
+        self.input_size = positive_size("input_size", input_size)
         self.short_side = None if short_side is None else positive_int("short_side", short_side)
         self.batch_size = int(batch_size)
         self.crf = crf
@@ -189,7 +178,7 @@ class VideoSegmenter:
         The first video otherwise pays for tracing (seconds); call this before
         timing, or before a server takes its first request.
         """
-        frame_size = _positive_size("frame_size", frame_size)
+        frame_size = positive_size("frame_size", frame_size)
         frames = np.zeros((self.batch_size, *frame_size, 3), np.uint8)
         features = self.core.encode(frames)
         if self.batch_size > 1:

@@ -3,7 +3,7 @@ import keras
 from keras import ops
 
 from cosnet_tf.layers.coattention import CoAttention, _flatten_positions
-from cosnet_tf.losses.orthogonality import orthogonality_penalty
+from cosnet_tf.layers.orthogonality import orthogonality_penalty
 
 
 @keras.saving.register_keras_serializable(package="cosnet_tf")

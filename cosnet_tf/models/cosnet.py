@@ -7,6 +7,7 @@ from keras import ops
 from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, SegmentationHead
 from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import build_preset_backbone
+from cosnet_tf.utils.validation import positive_int
 
 #: How `segment` combines N references: "attention" (the mean of the N gated summaries,
 #: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
@@ -172,9 +173,6 @@ class COSNet(keras.Model):
         self.attention_channels = self.feature_channels - self.low_level_channels
         self.decoder_filters = int(decoder_filters)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
-        # (Imported here: the inference package imports this module.)
-        from cosnet_tf.inference.input_size import positive_int
-
         self.inference_short_side = (
             None if inference_short_side is None else positive_int("inference_short_side", inference_short_side)
         )
@@ -509,6 +507,8 @@ class COSNet(keras.Model):
             if not os.path.exists(preset):
                 raise FileNotFoundError(f"Saved model not found: {preset}")
             return keras.saving.load_model(preset)
+        if isinstance(backbone_weights, (str, os.PathLike)) and str(backbone_weights).endswith(".keras"):
+            backbone_weights = read_saved_cosnet(backbone_weights).backbone  # a trained model's backbone
         backbone, model_config = build_preset_backbone(preset, backbone_config, backbone_weights)
         coattention_config = model_config.pop("coattention_config", {})
         coattention_config.update(model_overrides.pop("coattention_config", None) or {})
