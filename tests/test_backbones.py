@@ -26,13 +26,13 @@ def test_resnet_feature_size_follows_pytorch(output_stride, size):
         n = (n - 1) // 2 + 1
         return n if output_stride == 8 else (n - 1) // 2 + 1
 
-    assert tuple(backbone(random_frames(1, h, w)).shape) == (1, after(h), after(w), 8)
+    assert tuple(backbone(random_frames(1, h, w))["embedding"].shape) == (1, after(h), after(w), 8)
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
 def test_mobilenetv2_output_stride_and_dilations(output_stride):
     backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=output_stride, aspp_filters=16, output_filters=16)
-    out = backbone(random_frames(1, 97, 129))
+    out = backbone(random_frames(1, 97, 129))["embedding"]
     assert tuple(out.shape) == (1, -(-97 // output_stride), -(-129 // output_stride), 16)
     dilations = {
         i: backbone.get_layer(f"block_{i}_depthwise").dilation_rate[0] for i in range(1, 17)
@@ -157,9 +157,9 @@ def test_mid_level_block_is_concatenated_on_the_output_grid(output_stride):
         alpha=0.35, output_stride=output_stride, aspp_filters=8, output_filters=8, mid_level_block=12
     )
     frames = random_frames(1, 70, 90, 4)
-    features = backbone(frames)
+    features = backbone(frames)["embedding"]
     channels = backbone.get_layer("block_12_add").output.shape[-1]  # 32 at alpha 0.35
-    assert tuple(features.shape) == tuple(plain(frames).shape[:3]) + (8 + channels,)
+    assert tuple(features.shape) == tuple(plain(frames)["embedding"].shape[:3]) + (8 + channels,)
     block = keras.Model(backbone.input, backbone.get_layer("block_12_add").output)(frames)
     np.testing.assert_array_equal(np.asarray(features[..., 8:]), np.asarray(block))
     clone = MobileNetV2DeepLabV3Backbone.from_config(backbone.get_config())

@@ -44,8 +44,8 @@ def _bottleneck(x, planes, stride, dilation, project, name, eps, mom):
 class ResNetDeepLabV3Backbone(keras.Model):
     """DeepLabv3 feature embedding on a dilated ResNet (the "Caffe" variant).
 
-    RGB frames in ([B, H, W, 3], values 0-255, any size), the embedding V out
-    ([B, ceil(H/os), ceil(W/os), output_filters]). The structure follows the
+    RGB frames in ([B, H, W, 3], values 0-255, any size), one named output out
+    (a dict): "embedding", V ([B, ceil(H/os), ceil(W/os), output_filters]). The structure follows the
     authors' `deeplab/siamese_model_conf.py` so their checkpoint maps onto it
     layer for layer: conv1 7x7/2 with padding 3, a 3x3/2 max-pool with padding
     1 and ceil mode, bottlenecks whose stride sits on the first 1x1 conv, a
@@ -71,7 +71,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
 
     >>> import numpy as np
     >>> backbone = ResNetDeepLabV3Backbone(depth=50, aspp_filters=32, output_filters=16)
-    >>> tuple(backbone(np.zeros((1, 65, 81, 3), "float32")).shape)
+    >>> tuple(backbone(np.zeros((1, 65, 81, 3), "float32"))["embedding"].shape)
     (1, 9, 11, 16)
     """
 
@@ -135,7 +135,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
             batch_norm_epsilon=eps,
             batch_norm_momentum=mom,
         )
-        super().__init__(inputs=images, outputs=features, **kwargs)
+        super().__init__(inputs=images, outputs={"embedding": features}, **kwargs)
         # Each bottleneck's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
         self.block_prefixes = block_prefixes
         self.depth = depth

@@ -9,6 +9,10 @@ from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import build_preset_backbone
 from cosnet_tf.utils.validation import positive_int
 
+#: The outputs a backbone may name: "embedding" (V, what the co-attention compares) and, optionally,
+#: "low_level" (finer features packed onto the embedding's grid, for the heads' decoder alone).
+BACKBONE_OUTPUTS = ("embedding", "low_level")
+
 #: How `segment` combines N references: "attention" (the mean of the N gated summaries,
 #: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
 FUSIONS = ("attention", "prediction")
@@ -24,6 +28,23 @@ def _kept(tensor, keep):
     if keep is None:
         return tensor
     return tensor * ops.reshape(ops.cast(keep, tensor.dtype), (-1, 1, 1, 1))
+
+
+def _named_outputs(backbone):
+    """The backbone's symbolic outputs by name: a single output is the "embedding"."""
+    outputs = getattr(backbone, "output", None)
+    if outputs is None:
+        raise ValueError("The backbone must be a built Keras model with a known channel count.")
+    if not isinstance(outputs, dict):
+        outputs = {"embedding": outputs}
+    unknown = sorted(set(outputs) - set(BACKBONE_OUTPUTS))
+    if "embedding" not in outputs or unknown:
+        raise ValueError(
+            f"The backbone's outputs must be named {BACKBONE_OUTPUTS} (\"embedding\" required); got {sorted(outputs)}."
+        )
+    if any(output.shape[-1] is None for output in outputs.values()):
+        raise ValueError("The backbone must be a built Keras model with a known channel count.")
+    return outputs
 
 
 def _zero_summary_inputs(head, channels):
@@ -87,7 +108,9 @@ class COSNet(keras.Model):
 
     Args:
         backbone: a Keras model mapping RGB frames to NHWC features, e.g.
-            `ResNetDeepLabV3Backbone` or `MobileNetV2DeepLabV3Backbone`.
+            `ResNetDeepLabV3Backbone` or `MobileNetV2DeepLabV3Backbone`: its
+            outputs named as in `BACKBONE_OUTPUTS` (a dict), or a single
+            output, the embedding.
         coattention: "vanilla", "symmetric", "channel" or None.
         coattention_config: extra arguments of the co-attention layer
             (`orthogonality_weight` for "symmetric", `hidden_units` for
@@ -95,12 +118,12 @@ class COSNet(keras.Model):
         gate_bias: whether the gate has the bias b_f of Eq. 8 (the authors'
             released model has none).
         head_filters, head_depth: the segmentation module (`SegmentationHead`).
-        decoder_filters: with a backbone that packs low-level features into
-            its embedding (`low_level_block`), the width of the heads'
-            DeepLabv3+ decoder, which draws the mask at that finer stride.
-            Those packed channels reach only the decoder: the co-attention,
-            the gate and the saliency side output read the rest
-            (`attention_features`). Unused with other backbones.
+        decoder_filters: with a backbone that has a "low_level" output
+            (`MobileNetV2DeepLabV3Backbone(low_level_block=...)`), the width of
+            the heads' DeepLabv3+ decoder, which draws the mask at that finer
+            stride. The low-level features reach only the decoder: the
+            co-attention, the gate and the saliency side output read the
+            "embedding". Unused with other backbones.
         batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
         synchronized_batch_norm: the heads' batch norms take statistics over
             the global batch of a `tf.distribute` strategy instead of each
@@ -154,9 +177,7 @@ class COSNet(keras.Model):
                 f"Unknown co-attention variant {coattention!r}; expected one of "
                 f"{sorted(COATTENTION_VARIANTS)} or None."
             )
-        channels = backbone.output.shape[-1] if hasattr(backbone, "output") else None
-        if channels is None:
-            raise ValueError("The backbone must be a built Keras model with a known channel count.")
+        outputs = _named_outputs(backbone)
         self.backbone = backbone
         self.coattention_variant = coattention
         self.coattention_config = dict(coattention_config or {})
@@ -166,11 +187,10 @@ class COSNet(keras.Model):
         self.batch_norm_epsilon = float(batch_norm_epsilon)
         self.batch_norm_momentum = float(batch_norm_momentum)
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
-        self.feature_channels = int(channels)
-        # The embedding's last `low_level_channels` channels, if any, are the backbone's packed
-        # low-level map (MobileNetV2DeepLabV3Backbone's `low_level_block`), for the decoder alone.
-        self.low_level_channels = int(getattr(backbone, "low_level_channels", 0))
-        self.attention_channels = self.feature_channels - self.low_level_channels
+        self.attention_channels = int(outputs["embedding"].shape[-1])
+        self.low_level_channels = int(outputs["low_level"].shape[-1]) if "low_level" in outputs else 0
+        # `encode` gives one tensor per frame, the embedding then the low-level features.
+        self.feature_channels = self.attention_channels + self.low_level_channels
         self.decoder_filters = int(decoder_filters)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
         self.inference_short_side = (
@@ -229,22 +249,31 @@ class COSNet(keras.Model):
 
     # ------------------------------------------------------------------ parts
     def encode(self, frames, training=False):
-        """Feature embedding V of each frame: [B, H, W, 3] RGB -> [B, h, w, C]."""
+        """The features of each frame, [B, H, W, 3] RGB -> [B, h, w, C]: what `segment` reads.
+
+        One tensor per frame, so that it can be cached, stacked and served: the
+        backbone's "embedding" (V of Eq. 1), followed by its "low_level" output
+        when it has one (`feature_channels` in all). `attention_features` and
+        `low_level_features` split it again.
+        """
         frames = ops.convert_to_tensor(frames)
         if len(frames.shape) != 4 or frames.shape[-1] != 3:
             raise ValueError(f"`frames` must be RGB NHWC [B, H, W, 3]; got shape {tuple(frames.shape)}.")
-        return self.backbone(frames, training=training)
+        outputs = self.backbone(frames, training=training)
+        if not isinstance(outputs, dict):
+            return outputs
+        if "low_level" not in outputs:
+            return outputs["embedding"]
+        return ops.concatenate([outputs["embedding"], outputs["low_level"]], axis=-1)
 
     def attention_features(self, features):
-        """The part of an embedding from `encode` that the co-attention compares (V of Eq. 1).
-
-        All of it, unless the backbone packs low-level features for the decoder at its end.
-        """
+        """The backbone's "embedding" in features from `encode`: what the co-attention compares (V of Eq. 1)."""
         if not self.low_level_channels:
             return features
         return features[..., : self.attention_channels]
 
-    def _low_level(self, features):
+    def low_level_features(self, features):
+        """The backbone's "low_level" output in features from `encode` (None without one): the decoder's input."""
         return features[..., self.attention_channels :] if self.low_level_channels else None
 
     def saliency(self, features, output_size, training=False):
@@ -268,7 +297,7 @@ class COSNet(keras.Model):
         v = _kept(self.attention_features(features), feature_keep)
         x = v if self.coattention is None else ops.concatenate([summary, v], axis=-1)
         return head(
-            x, low_level=self._low_level(features), output_size=output_size, return_logits=return_logits,
+            x, low_level=self.low_level_features(features), output_size=output_size, return_logits=return_logits,
             training=training,
         )
 
