@@ -9,12 +9,10 @@ from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import build_preset_backbone
 from cosnet_tf.utils.validation import positive_int
 
-#: The outputs a backbone may name: "embedding" (V, what the co-attention compares) and, optionally,
-#: "low_level" (finer features packed onto the embedding's grid, for the heads' decoder alone).
+#: A backbone's output names: "embedding" (V) and, optionally, "low_level" (for the heads' decoder alone).
 BACKBONE_OUTPUTS = ("embedding", "low_level")
 
-#: How `segment` combines N references: "attention" (the mean of the N gated summaries,
-#: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
+#: How `segment` fuses N references: "attention" (Eq. 13) or "prediction" (the authors' test script).
 FUSIONS = ("attention", "prediction")
 
 
@@ -28,6 +26,33 @@ def _kept(tensor, keep):
     if keep is None:
         return tensor
     return tensor * ops.reshape(ops.cast(keep, tensor.dtype), (-1, 1, 1, 1))
+
+
+def fuse_gated_summaries(gated_summary, count, zero):
+    """Eq. 13: the mean of the gated summaries ``gated_summary(i)`` of N = ``count`` references.
+
+    The one place the N summaries are fused: `COSNet.segment` (so `cosnet
+    segment`, the explainer and the exported signatures) and
+    `COSNet.group_forward` (training on groups) both call it. The summaries are
+    added one at a time, so memory holds one at once, and ``count`` may be known
+    only at run time (a scalar tensor); N = 0 gives ``zero``, the frame-by-frame
+    baseline.
+
+    Args:
+        gated_summary: maps a reference index (an int or a scalar tensor) to
+            its gated summary, shaped like ``zero``.
+        count: N, a Python int or a scalar integer tensor.
+        zero: zeros shaped [B, h, w, C] like one summary.
+
+    Example:
+
+    >>> import numpy as np
+    >>> summaries = np.arange(6, dtype="float32").reshape(3, 1, 1, 1, 2)
+    >>> np.asarray(fuse_gated_summaries(lambda i: summaries[i], 3, np.zeros((1, 1, 1, 2), "float32"))).ravel()
+    array([2., 3.], dtype=float32)
+    """
+    total = ops.fori_loop(0, count, lambda i, acc: acc + gated_summary(i), zero)
+    return total / ops.cast(ops.maximum(count, 1), total.dtype)
 
 
 def _named_outputs(backbone):
@@ -52,11 +77,9 @@ def _zero_summary_inputs(head, channels):
 
     A new model then predicts from V alone, as its pretrained backbone does,
     and the summary enters only as its weights grow along the loss gradient.
-    With random weights there, an untrained summary is noise at the head's
-    input, and the fastest way down the loss is to shut the gate (Eq. 8),
-    which also shuts the gradient to the co-attention: measured, gate 0.03
-    after 400 steps with a random start against 0.53 with this one
-    (docs/coattention.md; it can still shut later in training).
+    Why: random weights there make an untrained summary noise at the head's
+    input, and training then shuts the gate (Eq. 8) and with it the gradient
+    to the co-attention (see docs/research-log.md).
     """
     kernel = head.first_layer.kernel
     kernel.assign(kernel * (1.0 - head.leading_input_mask(channels)).astype(kernel.dtype))
@@ -229,8 +252,7 @@ class COSNet(keras.Model):
         model is built and locked at the end of `__init__`."""
 
     def build(self, input_shape=None):
-        # Every weight shape follows from the channel count alone, so the model
-        # is built at construction (frames of any size work afterwards).
+        # Built at construction: every weight shape follows from the channel counts alone.
         if self.built:
             return
         c = self.attention_channels
@@ -387,7 +409,9 @@ class COSNet(keras.Model):
         for i, (query, gated) in enumerate(zip(features, summaries)):
             summary = None
             if gated:
-                summary = _kept(ops.mean(ops.stack(gated), axis=0), summary_keep)
+                stacked = ops.stack(gated)
+                summary = fuse_gated_summaries(lambda k: stacked[k], len(gated), ops.zeros_like(gated[0]))
+                summary = _kept(summary, summary_keep)
             keep = None if feature_keep is None else feature_keep[:, i]
             predictions.append(self._predict(self.head_a, summary, query, size, training, False, keep))
         return ops.stack(predictions, axis=1)
@@ -412,6 +436,28 @@ class COSNet(keras.Model):
         references = self.attention_features(reference_features)
         return [self.gate(self.coattention.summarize_query(query, references[:, i])) for i in range(n)]
 
+    def reference_attention(self, query_features, reference_features):
+        """What each of N references does to a query (Eq. 6-9): what `cosnet explain` draws.
+
+        Args:
+            query_features: [B, h, w, C] from `encode`.
+            reference_features: [B, N, h', w', C] from `encode` (N static).
+
+        Returns:
+            A list of N pairs: the gate's confidence f_g(Z) on the query's
+            summary ([B, h, w], Eq. 8) and the query's attention over the
+            reference's positions ([B, h*w, h'*w'], each row a distribution, Eq. 6).
+        """
+        self._check_features("query_features", query_features, 4)
+        self._check_features("reference_features", reference_features, 5)
+        query = self.attention_features(query_features)
+        references = self.attention_features(reference_features)
+        maps = []
+        for i in range(reference_features.shape[1]):
+            _, confidence = self.gate(self.coattention.summarize_query(query, references[:, i]), return_confidence=True)
+            maps.append((confidence[..., 0], self.coattention.attention(query, references[:, i])))
+        return maps
+
     def segment(
         self,
         query_features,
@@ -425,9 +471,9 @@ class COSNet(keras.Model):
 
         N may be known only at run time (a `None` dimension in a traced graph,
         N = 0 included): the references are attended to in turn in a loop, so
-        memory holds one (h*w) x (h'*w') affinity at a time, whatever N. This
-        is the only place Eq. 13 is written: `cosnet segment`, the explainer
-        and the exported SavedModel signatures all call it.
+        memory holds one (h*w) x (h'*w') affinity at a time, whatever N, and
+        fused by `fuse_gated_summaries` (Eq. 13). `cosnet segment`, the
+        explainer and the exported SavedModel signatures all call this method.
 
         Args:
             query_features: [B, h, w, C] from `encode`.
@@ -476,9 +522,8 @@ class COSNet(keras.Model):
             return ops.reshape(summary, ops.shape(attended))  # keeps the loop's static shape
 
         if fusion == "attention":
-            total = ops.fori_loop(0, n, lambda i, acc: acc + gated_summary(i), no_references)
             # N = 0 (known only at run time) leaves the sum at zero: the baseline again.
-            return predict(total / ops.cast(ops.maximum(n, 1), query.dtype), return_logits)
+            return predict(fuse_gated_summaries(gated_summary, n, no_references), return_logits)
 
         def fused_predictions():
             first = predict(gated_summary(0))
