@@ -26,11 +26,7 @@ def _make_divisible(value, divisor=8):
     return new_value
 
 
-# He initialisation so that a backbone trained from scratch (or used in
-# tests without weights) keeps its activations at unit scale: Keras' default
-# Glorot init sees fan_in = 9 * C for a depthwise kernel and makes the
-# signal vanish within a few blocks. A depthwise output reads 9 inputs, which
-# is its fan_out in Keras' convention.
+# He init keeps an untrained backbone at unit scale (a depthwise output reads 9 inputs: its Keras fan_out).
 CONV_INIT = "he_normal"
 DEPTHWISE_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
 
@@ -47,8 +43,7 @@ def _inverted_residual(x, expansion, filters, stride, dilation, prefix):
             in_channels * expansion, 1, use_bias=False, kernel_initializer=CONV_INIT, name=f"{prefix}expand"
         )(y)
         y = layers.ReLU(6.0, name=f"{prefix}expand_relu")(_bn(y, f"{prefix}expand_BN"))
-    # 'same' padding equals keras.applications' explicit correct_pad + 'valid'
-    # for stride 2 and works for inputs of any size.
+    # 'same' equals keras.applications' correct_pad + 'valid' at stride 2, and fits inputs of any size.
     y = layers.DepthwiseConv2D(
         3,
         strides=stride,

@@ -99,9 +99,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
         x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
         x = layers.Conv2D(64, 7, strides=2, use_bias=False, kernel_initializer=INIT, name="conv1")(x)
         x = layers.ReLU(name="relu")(_bn(x, "bn1", eps, mom))
-        # Ceil-mode 3x3/2 max-pool with padding 1: inputs are >= 0 after the
-        # ReLU, so zero padding acts as -inf padding; one extra column/row on
-        # the far side gives PyTorch's ceil-mode output size for any input.
+        # PyTorch's ceil-mode pool: zeros pad like -inf after a ReLU, one extra row/column gives the ceil size.
         x = layers.ZeroPadding2D(((1, 2), (1, 2)), name="maxpool_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="maxpool")(x)
 

@@ -66,9 +66,7 @@ class FrameSource:
         raise NotImplementedError
 
     def _check_frame(self, index, frame):
-        # Sizes are checked up front where headers allow it; this catches the
-        # rest (e.g. an image whose header and pixel data disagree), so that a
-        # model never sees a batch of mixed sizes.
+        # Catches what headers cannot (header and pixels disagree): a batch never mixes sizes.
         frame = np.asarray(frame)
         height, width = self.frame_size
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:

@@ -113,6 +113,5 @@ class ImageFrameSource(FrameSource):
         return f"frame '{self.paths[index]}'"
 
     def _read(self, index):
-        # load_rgb_image decodes the whole payload and names the file when it
-        # is truncated or corrupt past the header.
+        # The whole payload is decoded, so a file corrupt past its header is named here.
         return load_rgb_image(self.paths[index])

@@ -89,8 +89,7 @@ class InferenceCore:
         resize = tuple(frames.shape[1:3]) != tuple(model_size)
         model = self.model
 
-        # (The inner functions' names differ from the methods': autograph finds a function's
-        # source by its name and would otherwise read the method's.)
+        # Inner names differ from the methods': autograph finds a function's source by its name.
         def build():
             def encode_frames(frames, size):
                 x = tf.cast(frames, tf.float32)

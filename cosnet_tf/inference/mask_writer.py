@@ -9,8 +9,7 @@ from PIL import Image
 
 from cosnet_tf.utils.atomic import atomic_output_path, temporary_path_beside
 
-#: Prefix of the temporary files; they end in ".part", never in ".png", so a
-#: run killed mid-write leaves no file that reads as a (truncated) mask.
+#: Prefix of temporary files (ending ".part"): a killed run leaves nothing that reads as a mask.
 PARTIAL_PREFIX = ".cosnet-partial-"
 
 _OVERLAY_COLOUR = np.array([255, 40, 40], np.float32)
