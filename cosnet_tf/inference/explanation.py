@@ -182,7 +182,6 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plots", "the explanation sheet").FigureCanvasAgg
     from matplotlib.figure import Figure
 
-
     e = explanation
     n = len(e.reference_indices)
     points = len(e.query_points)
