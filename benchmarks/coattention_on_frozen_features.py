@@ -36,7 +36,7 @@ from PIL import Image  # noqa: E402
 from cosnet_tf.data.davis import DavisDataset  # noqa: E402
 from cosnet_tf.evaluation.region_similarity import region_similarity  # noqa: E402
 from cosnet_tf.inference.input_size import aspect_preserving_size  # noqa: E402
-from cosnet_tf.inference.reference_sampling import reference_schedule  # noqa: E402
+from cosnet_tf.inference.reference_sampling import reference_plan  # noqa: E402
 from cosnet_tf.models.cosnet import COSNet  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -88,11 +88,11 @@ def dev_j(model, features, sequence_ids, names, masks, references):
     scores = []
     for index, name in enumerate(names):
         frames = np.where(sequence_ids == index)[0]
-        schedule = reference_schedule(len(frames), references, "uniform")
+        plan = reference_plan(len(frames), references, "uniform")
         per_frame = []
         for t in range(1, len(frames) - 1):  # DAVIS-2016: not the first, not the last
             query = features[frames[t]][None].astype(np.float32)
-            refs = features[frames[schedule(t)]][None].astype(np.float32) if references else None
+            refs = features[frames[plan[t]]][None].astype(np.float32) if references else None
             prob = np.asarray(model.segment(query, refs, output_size=masks[name].shape[1:]))[0, ..., 0]
             per_frame.append(region_similarity(prob > 0.5, masks[name][t]))
         scores.append(float(np.mean(per_frame)))

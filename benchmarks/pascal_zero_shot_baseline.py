@@ -31,7 +31,7 @@ def build_pascal_segmenter(weights):
     load_weights_by_name(backbone, weights)
     classifier = keras.layers.Conv2D(21, 1, use_bias=True, name="logits_conv")
     frames = keras.Input((None, None, 3))
-    model = keras.Model(frames, classifier(backbone(frames)))
+    model = keras.Model(frames, classifier(backbone(frames)["embedding"]))
     load_weights_by_name(model, weights, require=["logits_conv"], allow_missing=("backbone",))
     return model
 

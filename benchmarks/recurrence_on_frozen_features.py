@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 from cosnet_tf import COSNet  # noqa: E402
 from cosnet_tf.data import RecurrenceVideoGenerator  # noqa: E402
 from cosnet_tf.evaluation.region_similarity import region_similarity  # noqa: E402
-from cosnet_tf.inference.reference_sampling import reference_schedule  # noqa: E402
+from cosnet_tf.inference.reference_sampling import reference_plan  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASCAL = os.path.join(REPO, "..", "shared", "weights", "deeplabv3_mobilenetv2_1.0_pascal_byname.h5")
@@ -68,9 +68,9 @@ def held_out_j(model, features, masks, videos, references):
     scores = []
     for video in videos:
         count = features.shape[1]
-        schedule = reference_schedule(count, references, "uniform")
+        plan = reference_plan(count, references, "uniform")
         for t in range(1, count - 1):
-            refs = features[video][schedule(t)][None] if references else None
+            refs = features[video][plan[t]][None] if references else None
             probability = np.asarray(model.segment(features[video, t : t + 1], refs, output_size=masks.shape[2:]))
             scores.append(region_similarity(probability[0, ..., 0] > 0.5, masks[video, t]))
     return float(np.mean(scores))

@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from cosnet_tf import COSNet  # noqa: E402
-from cosnet_tf.inference import VideoSegmenter, select_reference_indices  # noqa: E402
+from cosnet_tf.inference import VideoSegmenter, reference_plan  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -97,7 +97,7 @@ class AuthorsProcedure:
 
     def segment_query(self, video, query, num_references):
         frame = tf.constant(video[query : query + 1], tf.float32)
-        references = select_reference_indices(len(video), query, num_references, "uniform")
+        references = reference_plan(len(video), num_references, "uniform")[query]
         if not references:
             return self.single(frame)[0, :, :, 0].numpy()
         predictions = [self.pair(frame, tf.constant(video[r : r + 1], tf.float32)) for r in references]

@@ -10,6 +10,7 @@ from cosnet_tf.backbones import (
     ResNetDeepLabV3Backbone,
     load_weights_by_name,
 )
+from cosnet_tf.models.cosnet import COSNet, read_saved_cosnet
 from tests.conftest import random_frames, shared_path
 
 
@@ -25,13 +26,13 @@ def test_resnet_feature_size_follows_pytorch(output_stride, size):
         n = (n - 1) // 2 + 1
         return n if output_stride == 8 else (n - 1) // 2 + 1
 
-    assert tuple(backbone(random_frames(1, h, w)).shape) == (1, after(h), after(w), 8)
+    assert tuple(backbone(random_frames(1, h, w))["embedding"].shape) == (1, after(h), after(w), 8)
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
 def test_mobilenetv2_output_stride_and_dilations(output_stride):
     backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=output_stride, aspp_filters=16, output_filters=16)
-    out = backbone(random_frames(1, 97, 129))
+    out = backbone(random_frames(1, 97, 129))["embedding"]
     assert tuple(out.shape) == (1, -(-97 // output_stride), -(-129 // output_stride), 16)
     dilations = {
         i: backbone.get_layer(f"block_{i}_depthwise").dilation_rate[0] for i in range(1, 17)
@@ -122,7 +123,7 @@ def test_backbone_weights_from_a_saved_cosnet(tmp_path):
     saved = tmp_path / "trained.keras"
     source.save(saved)
     target = tiny_backbone(output_stride=8)
-    report = load_weights_by_name(target, str(saved))
+    report = load_weights_by_name(target, read_saved_cosnet(str(saved)).backbone)
     assert not report["missing"] and report["loaded"]
     for name in report["loaded"]:
         for got, want in zip(target.get_layer(name).get_weights(), source.backbone.get_layer(name).get_weights()):
@@ -131,14 +132,22 @@ def test_backbone_weights_from_a_saved_cosnet(tmp_path):
     not_a_cosnet = tmp_path / "plain.keras"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(not_a_cosnet)
     with pytest.raises(ValueError, match="plain.keras.*not a COSNet"):
-        load_weights_by_name(target, str(not_a_cosnet))
+        read_saved_cosnet(str(not_a_cosnet))
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="corrupt.keras"):
-        load_weights_by_name(target, str(corrupt))
+        read_saved_cosnet(str(corrupt))
+    with pytest.raises(ValueError, match="trained.keras is a saved model.*read_saved_cosnet"):
+        load_weights_by_name(target, str(saved))
     wider = MobileNetV2DeepLabV3Backbone(alpha=1.0, output_stride=16, aspp_filters=16, output_filters=16)
     with pytest.raises(ValueError, match="expects"):
-        load_weights_by_name(wider, str(saved))
+        load_weights_by_name(wider, read_saved_cosnet(str(saved)).backbone)
+    # COSNet.from_preset reads a saved model's backbone by its path.
+    built = COSNet.from_preset("mobilenetv2", backbone_config=dict(alpha=0.35, output_stride=8, aspp_filters=16, output_filters=16),
+                               backbone_weights=str(saved))
+    for layer in source.backbone.layers:
+        for got, want in zip(built.backbone.get_layer(layer.name).get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("output_stride", [8, 16])
@@ -148,9 +157,9 @@ def test_mid_level_block_is_concatenated_on_the_output_grid(output_stride):
         alpha=0.35, output_stride=output_stride, aspp_filters=8, output_filters=8, mid_level_block=12
     )
     frames = random_frames(1, 70, 90, 4)
-    features = backbone(frames)
+    features = backbone(frames)["embedding"]
     channels = backbone.get_layer("block_12_add").output.shape[-1]  # 32 at alpha 0.35
-    assert tuple(features.shape) == tuple(plain(frames).shape[:3]) + (8 + channels,)
+    assert tuple(features.shape) == tuple(plain(frames)["embedding"].shape[:3]) + (8 + channels,)
     block = keras.Model(backbone.input, backbone.get_layer("block_12_add").output)(frames)
     np.testing.assert_array_equal(np.asarray(features[..., 8:]), np.asarray(block))
     clone = MobileNetV2DeepLabV3Backbone.from_config(backbone.get_config())

@@ -205,3 +205,15 @@ def test_presets_and_overrides():
         COSNet.from_preset("vgg16")
     with pytest.raises(FileNotFoundError, match="nowhere.keras"):
         COSNet.from_preset("nowhere.keras")
+
+
+def test_backbone_outputs_are_read_by_name():
+    images = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(8, 3, strides=8, padding="same")(images)
+    single = COSNet(keras.Model(images, features), head_filters=8)  # one output: the embedding
+    assert single.attention_channels == single.feature_channels == 8 and single.low_level_channels == 0
+    assert single.encode(random_frames(1, 32, 32)).shape == (1, 4, 4, 8)
+    with pytest.raises(ValueError, match="embedding"):
+        COSNet(keras.Model(images, {"features": features}), head_filters=8)
+    with pytest.raises(ValueError, match="coarse"):
+        COSNet(keras.Model(images, {"embedding": features, "coarse": features}), head_filters=8)

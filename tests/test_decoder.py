@@ -43,19 +43,20 @@ def test_pack_to_grid_is_zero_padding_then_space_to_depth(size):
 
 
 @pytest.mark.parametrize("output_stride, factor", [(8, 2), (16, 4)])
-def test_low_level_block_is_packed_last_onto_the_output_grid(output_stride, factor):
+def test_low_level_block_is_a_named_output_packed_onto_the_output_grid(output_stride, factor):
     backbone = decoder_backbone(output_stride)
     frames = random_frames(1, 70, 90, 4)
-    features = backbone(frames)
+    outputs = backbone(frames)
     block = keras.Model(backbone.input, backbone.get_layer("block_2_add").output)(frames)  # stride 4, 8 channels
-    assert backbone.low_level_factor == factor and backbone.low_level_channels == 8 * factor**2
-    assert features.shape[1:3] == (-(-70 // output_stride), -(-90 // output_stride))
-    packed = np.asarray(features[..., -backbone.low_level_channels:])
-    np.testing.assert_array_equal(packed, np.asarray(PackToGrid(factor)(block)))
+    assert sorted(outputs) == ["embedding", "low_level"]
+    assert backbone.low_level_factor == factor and outputs["low_level"].shape[-1] == 8 * factor**2
+    grid = (-(-70 // output_stride), -(-90 // output_stride))
+    assert outputs["embedding"].shape[1:3] == outputs["low_level"].shape[1:3] == grid
+    np.testing.assert_array_equal(np.asarray(outputs["low_level"]), np.asarray(PackToGrid(factor)(block)))
     clone = MobileNetV2DeepLabV3Backbone.from_config(backbone.get_config())
-    assert clone.get_config() == backbone.get_config() and clone.low_level_channels == backbone.low_level_channels
+    assert clone.get_config() == backbone.get_config() and clone.output["low_level"].shape[-1] == 8 * factor**2
     plain = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=8, aspp_filters=8, output_filters=8)
-    assert plain.low_level_channels == 0 and plain.get_config()["low_level_block"] is None
+    assert sorted(plain.output) == ["embedding"] and plain.get_config()["low_level_block"] is None
 
 
 def test_low_level_block_must_be_finer_than_the_output_grid():

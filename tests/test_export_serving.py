@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from cosnet_tf.cli.main import main  # noqa: E402
 from cosnet_tf.export import SIGNATURE_NAMES, export_saved_model  # noqa: E402
-from cosnet_tf.inference import select_reference_indices  # noqa: E402
+from cosnet_tf.inference import reference_plan  # noqa: E402
 from cosnet_tf.layers.resize import resize_bilinear  # noqa: E402
 from cosnet_tf.serving import (  # noqa: E402
     GrpcPredictClient,
@@ -188,7 +188,7 @@ def test_segment_with_n_known_only_at_run_time_equals_the_static_n(exported, fus
     for n in range(8):
         static_refs = np.broadcast_to(refs[None, :n], (2,) + refs[:n].shape)
         expected = model.segment(query, static_refs if n else None, output_size=(40, 36), fusion=fusion)
-        # Shared references ([1, N, ...]) and per-query references ([B, N, ...]) agree, to issue 12's 1e-5.
+        # Shared references ([1, N, ...]) and per-query references ([B, N, ...]) agree to 1e-5 (float sums reordered).
         np.testing.assert_allclose(dynamic(query, refs[None, :n]).numpy(), expected.numpy(), atol=1e-5)
         np.testing.assert_allclose(dynamic(query, static_refs).numpy(), expected.numpy(), atol=1e-5)
         if n:  # the static loop: the mean over references, written out here
@@ -222,7 +222,7 @@ def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tm
     frame_dir = next((root / "JPEGImages" / "480p").iterdir())
     frames = np.stack([load_rgb_image(p) for p in sorted(frame_dir.glob("*.jpg"))])
     # The references cosnet segment picks for each query (never the query itself).
-    expected = np.stack([keras_segment(model, frame, frames[select_reference_indices(5, q, 2)])
+    expected = np.stack([keras_segment(model, frame, frames[reference_plan(5, 2)[q]])
                          for q, frame in enumerate(frames)])
 
     with grpc_client(server) as client:
@@ -236,7 +236,7 @@ def test_video_through_grpc_rest_and_cli_matches_in_process(exported, server, tm
     with grpc_client(server) as client:
         over_grpc = segment_video(client, frames[:3], num_references=1)
     np.testing.assert_allclose(segment_video(rest, frames[:3], num_references=1), over_grpc, atol=1e-6)
-    np.testing.assert_allclose(rest.segment(frames[0], frames[select_reference_indices(5, 0, 2)]), expected[0],
+    np.testing.assert_allclose(rest.segment(frames[0], frames[reference_plan(5, 2)[0]]), expected[0],
                                atol=ATOL)
 
     out = tmp_path / "masks"
@@ -290,15 +290,13 @@ def test_served_and_in_process_masks_are_identical(exported, server, tmp_path):
             # Both segment at the model's input size and resize the probabilities to the frame's
             # (`segment_at_frame_size`). The SavedModel's graph and Keras may still order float sums
             # differently (oneDNN picks kernels per machine): probabilities agree to one 8-bit
-            # level, on all but a few pixels exactly (resizing logits instead, as the export once
-            # did, moved 2% of them, some by 2 levels), and the masks agree wherever the
+            # level, on all but a few pixels exactly, and the masks agree wherever the
             # probability is more than that level away from the 0.5 threshold.
             difference = np.abs(served_probability - local_probability)
             assert difference.max() <= 1
             assert (difference > 0).mean() < 0.005
             decided = np.abs(local_probability - 127.5) > 1.5
-            # The comparison covers most of the frame: the tiny untrained model leaves 1 to 5% of its
-            # pixels that near 0.5 (two runs here).
+            # The comparison covers most of the frame: the tiny untrained model leaves few pixels near 0.5.
             assert decided.mean() > 0.5
             np.testing.assert_array_equal(np.asarray(Image.open(served / name))[decided],
                                           np.asarray(Image.open(local / name))[decided])

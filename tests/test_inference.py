@@ -8,10 +8,14 @@ from cosnet_tf.inference import (
     ArrayFrameSource,
     ImageFrameSource,
     VideoSegmenter,
-    reference_schedule,
-    select_reference_indices,
+    reference_plan,
 )
 from tests.conftest import REORDERED_FLOAT32_ATOL, tiny_cosnet
+
+
+def references_of(num_frames, query, num_references, sampling="uniform", rng=None):
+    """One query's references, from the video's plan."""
+    return reference_plan(num_frames, num_references, sampling, rng)[query]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,7 @@ def _pairwise_procedure(model, video, num_references, sampling, input_size=None,
     for query in range(num_frames):
         predictions = [
             _pair_prediction(model, frames[query : query + 1], frames[ref : ref + 1])
-            for ref in select_reference_indices(num_frames, query, num_references, sampling, rng=seed)
+            for ref in references_of(num_frames, query, num_references, sampling, rng=seed)
         ]
         probability = tf.reduce_mean(tf.stack(predictions), axis=0)
         if input_size is not None:
@@ -127,7 +131,7 @@ def test_sampling_strategies_pick_the_frames_they_name():
     # query that is not in it; a member swaps itself for its nearest frame.
     base = [2, 7, 12, 17]  # int((k + 0.5) * 20 / 4)
     for query in range(20):
-        refs = select_reference_indices(20, query, 4, "uniform")
+        refs = references_of(20, query, 4, "uniform")
         assert query not in refs and len(set(refs)) == 4
         if query not in base:
             assert refs == base
@@ -135,36 +139,36 @@ def test_sampling_strategies_pick_the_frames_they_name():
             assert sorted(set(base) - {query}) == sorted(set(refs) - {query + 1})
     # Global random: drawn once per video (same set for every query not in
     # it), reproducible from the seed, different for another seed.
-    sets = [select_reference_indices(50, q, 5, "random", rng=11) for q in range(50)]
+    sets = [references_of(50, q, 5, "random", rng=11) for q in range(50)]
     common = max(sets, key=sets.count)
     assert sets.count(common) == 45 and len(set(common)) == 5
     for query, refs in enumerate(sets):
         assert query not in refs and len(set(refs)) == 5
         assert len(set(refs) & set(common)) >= 4
-    assert sets == [select_reference_indices(50, q, 5, "random", rng=11) for q in range(50)]
-    assert select_reference_indices(50, 0, 5, "random", rng=12) != sets[0]
+    assert sets == [references_of(50, q, 5, "random", rng=11) for q in range(50)]
+    assert references_of(50, 0, 5, "random", rng=12) != sets[0]
     generator = np.random.default_rng(5)
-    drawn = [select_reference_indices(50, q, 5, "random", rng=generator) for q in range(50)]
+    drawn = [references_of(50, q, 5, "random", rng=generator) for q in range(50)]
     assert drawn.count(max(drawn, key=drawn.count)) == 45
     assert generator.random() == np.random.default_rng(5).random()  # copied, not advanced
     # Local consecutive: the N nearest frames, clipped at the ends.
-    assert select_reference_indices(20, 10, 4, "local") == [8, 9, 11, 12]
-    assert select_reference_indices(20, 10, 3, "local") == [8, 9, 11]
-    assert select_reference_indices(20, 0, 4, "local") == [1, 2, 3, 4]
-    assert select_reference_indices(20, 19, 4, "local") == [15, 16, 17, 18]
-    assert select_reference_indices(20, 1, 4, "local") == [0, 2, 3, 4]
+    assert references_of(20, 10, 4, "local") == [8, 9, 11, 12]
+    assert references_of(20, 10, 3, "local") == [8, 9, 11]
+    assert references_of(20, 0, 4, "local") == [1, 2, 3, 4]
+    assert references_of(20, 19, 4, "local") == [15, 16, 17, 18]
+    assert references_of(20, 1, 4, "local") == [0, 2, 3, 4]
     # Short videos: every other frame; one frame: itself; N = 0: none.
     for sampling in ("uniform", "random", "local"):
-        assert select_reference_indices(4, 2, 5, sampling) == [0, 1, 3]
-        assert select_reference_indices(1, 0, 5, sampling) == [0]
-        assert select_reference_indices(9, 4, 0, sampling) == []
-        schedule = reference_schedule(30, 4, sampling, rng=2)
-        assert [schedule(q) for q in range(30)] == \
-            [select_reference_indices(30, q, 4, sampling, rng=2) for q in range(30)]
+        assert references_of(4, 2, 5, sampling) == [0, 1, 3]
+        assert references_of(1, 0, 5, sampling) == [0]
+        assert references_of(9, 4, 0, sampling) == []
+        assert len(reference_plan(30, 4, sampling, rng=2)) == 30
     with pytest.raises(ValueError, match="sampling"):
-        select_reference_indices(10, 0, 2, "nearest")
-    with pytest.raises(ValueError, match="outside"):
-        select_reference_indices(10, 10, 2, "local")
+        reference_plan(10, 2, "nearest")
+    with pytest.raises(ValueError, match="num_references"):
+        reference_plan(10, -1, "local")
+    with pytest.raises(TypeError, match="rng"):
+        reference_plan(10, 2, "random", rng="seven")
 
 
 @pytest.mark.parametrize("sampling", ["uniform", "random", "local"])
@@ -178,7 +182,7 @@ def test_the_segmenter_uses_the_frames_the_strategy_names_and_encodes_each_once(
     assert sorted(recorder.encoded) == list(range(11))
     # Each query was segmented from its own features and the frames the strategy names.
     assert recorder.references == [
-        (query, select_reference_indices(11, query, 3, sampling, rng=5)) for query in range(11)
+        (query, references_of(11, query, 3, sampling, rng=5)) for query in range(11)
     ]
 
 

@@ -411,7 +411,7 @@ def test_query_feature_dropout_segments_from_the_summary_alone(synthetic):
         model.gated_summaries(features[0], keras.ops.stack(features[1:], axis=1))), axis=0)
     attended = model.attention_features(features[0])
     by_hand = model.head_a(keras.ops.concatenate([summary, keras.ops.zeros_like(attended)], axis=-1),
-                           low_level=model._low_level(features[0]), output_size=(48, 48))
+                           low_level=model.low_level_features(features[0]), output_size=(48, 48))
     np.testing.assert_allclose(dropped[0, 0], by_hand[0], atol=1e-5)
     # Pairs: frame a and frame b of each pair drop on their own.
     out = model.pair_forward(x["frame_a"][:2], x["frame_b"][:2], feature_keep=np.array([[1, 0], [1, 1]]))

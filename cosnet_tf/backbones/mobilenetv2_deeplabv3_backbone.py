@@ -26,11 +26,7 @@ def _make_divisible(value, divisor=8):
     return new_value
 
 
-# He initialisation so that a backbone trained from scratch (or used in
-# tests without weights) keeps its activations at unit scale: Keras' default
-# Glorot init sees fan_in = 9 * C for a depthwise kernel and makes the
-# signal vanish within a few blocks. A depthwise output reads 9 inputs, which
-# is its fan_out in Keras' convention.
+# He init keeps an untrained backbone at unit scale (a depthwise output reads 9 inputs: its Keras fan_out).
 CONV_INIT = "he_normal"
 DEPTHWISE_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "truncated_normal")
 
@@ -47,8 +43,7 @@ def _inverted_residual(x, expansion, filters, stride, dilation, prefix):
             in_channels * expansion, 1, use_bias=False, kernel_initializer=CONV_INIT, name=f"{prefix}expand"
         )(y)
         y = layers.ReLU(6.0, name=f"{prefix}expand_relu")(_bn(y, f"{prefix}expand_BN"))
-    # 'same' padding equals keras.applications' explicit correct_pad + 'valid'
-    # for stride 2 and works for inputs of any size.
+    # 'same' equals keras.applications' correct_pad + 'valid' at stride 2, and fits inputs of any size.
     y = layers.DepthwiseConv2D(
         3,
         strides=stride,
@@ -70,8 +65,10 @@ def _inverted_residual(x, expansion, filters, stride, dilation, prefix):
 class MobileNetV2DeepLabV3Backbone(keras.Model):
     """DeepLabv3 feature embedding on MobileNetV2 with output stride 8 or 16.
 
-    RGB frames in ([B, H, W, 3], values 0-255, any size), the embedding V out
-    ([B, ceil(H/os), ceil(W/os), output_filters]). Layer names are those of
+    RGB frames in ([B, H, W, 3], values 0-255, any size), named outputs out (a
+    dict): "embedding", V ([B, ceil(H/os), ceil(W/os), output_filters]), and
+    with `low_level_block`, "low_level" (finer features packed onto the same
+    grid, for COSNet's decoder). Layer names are those of
     `keras.applications.MobileNetV2` (`block_13_depthwise`, ...), so its
     ImageNet weights and the DeepLabv3 PASCAL weights load by name
     (`cosnet_tf.backbones.load_weights_by_name`). Following DeepLab, once the
@@ -90,31 +87,27 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
             paper's), or the index i of a block on the output grid whose
             output (`block_{i}_add`) is concatenated to the ASPP output,
             so the embedding has `output_filters` + that block's channels
-            (96 for block 12 at alpha 1.0). Why: the co-attention finds what
-            recurs by comparing looks, and the ASPP output has lost most of
-            the look. On the recurrence benchmark, the position of a frame
-            whose features best match another frame's (cosine) is on the
-            primary object for 75% of frames with block 12's features, 51%
-            with the ASPP output's (chance 41%; docs/coattention.md, "The
-            co-attention compared features that had lost the look").
+            (96 for block 12 at alpha 1.0). Why: the co-attention compares
+            looks, and the ASPP output has lost most of them (see
+            docs/research-log.md).
         low_level_block: None (the default), or the index i of a block at a
             finer stride than the output grid (block 2: stride 4) whose
-            output is packed onto the output grid (`PackToGrid`) and
-            concatenated last, for a DeepLabv3+-style decoder in COSNet's
-            heads that draws outlines at that stride. The embedding then
-            ends with `low_level_channels` packed channels (that block's
-            channels times `low_level_factor` squared), which COSNet keeps
-            out of the co-attention. Why: on the recurrence benchmark the
-            model found the right object and drew it at J 0.75 on a 16x16
-            map; with block 2 for the decoder, held-out J at N = 5 rose from
-            0.713 to 0.795 (docs/coattention.md, stop 23).
+            output, packed onto the output grid (`PackToGrid`, that block's
+            channels times `low_level_factor` squared), is the "low_level"
+            output, for the DeepLabv3+-style decoder in COSNet's heads. Why:
+            outlines drawn at the finer stride are sharper (see
+            docs/research-log.md).
 
     Example:
 
     >>> import numpy as np
     >>> backbone = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16)
-    >>> tuple(backbone(np.zeros((1, 97, 129, 3), "float32")).shape)
+    >>> outputs = backbone(np.zeros((1, 97, 129, 3), "float32"))
+    >>> tuple(outputs["embedding"].shape)
     (1, 7, 9, 256)
+    >>> decoder = MobileNetV2DeepLabV3Backbone(alpha=0.35, output_stride=16, low_level_block=2)
+    >>> {name: tuple(output.shape) for name, output in decoder(np.zeros((1, 64, 64, 3), "float32")).items()}
+    {'embedding': (1, 4, 4, 256), 'low_level': (1, 4, 4, 128)}
     """
 
     def __init__(
@@ -192,7 +185,7 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
         )
         if mid_level is not None:
             features = layers.Concatenate(name="mid_level_concat")([features, mid_level])
-        low_level_factor, low_level_channels = 1, 0
+        outputs, low_level_factor = {"embedding": features}, 1
         if low_level is not None:
             low_stride = block_strides[int(low_level_block)]
             if low_stride >= current_stride:
@@ -201,14 +194,11 @@ class MobileNetV2DeepLabV3Backbone(keras.Model):
                     f"`low_level_block` {low_level_block} runs at stride {low_stride}, not finer than the output "
                     f"grid (stride {current_stride}): pick one of blocks {finer[0]}-{finer[-1]}."
                 )
-            factor = current_stride // low_stride
-            packed = PackToGrid(factor, name="low_level_pack")(low_level)
-            features = layers.Concatenate(name="low_level_concat")([features, packed])
-            low_level_factor, low_level_channels = factor, int(packed.shape[-1])
-        super().__init__(inputs=images, outputs=features, **kwargs)
-        # What COSNet reads to split the embedding: the last `low_level_channels` channels are
-        # the packed low-level map (0 without one), unpacked by `low_level_factor`.
-        self.low_level_factor, self.low_level_channels = low_level_factor, low_level_channels
+            low_level_factor = current_stride // low_stride
+            outputs["low_level"] = PackToGrid(low_level_factor, name="low_level_pack")(low_level)
+        super().__init__(inputs=images, outputs=outputs, **kwargs)
+        # How many times finer than the embedding's grid the packed "low_level" output is drawn.
+        self.low_level_factor = low_level_factor
         # Each block's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
         self.block_prefixes = block_prefixes
         self.alpha = alpha

@@ -44,8 +44,8 @@ def _bottleneck(x, planes, stride, dilation, project, name, eps, mom):
 class ResNetDeepLabV3Backbone(keras.Model):
     """DeepLabv3 feature embedding on a dilated ResNet (the "Caffe" variant).
 
-    RGB frames in ([B, H, W, 3], values 0-255, any size), the embedding V out
-    ([B, ceil(H/os), ceil(W/os), output_filters]). The structure follows the
+    RGB frames in ([B, H, W, 3], values 0-255, any size), one named output out
+    (a dict): "embedding", V ([B, ceil(H/os), ceil(W/os), output_filters]). The structure follows the
     authors' `deeplab/siamese_model_conf.py` so their checkpoint maps onto it
     layer for layer: conv1 7x7/2 with padding 3, a 3x3/2 max-pool with padding
     1 and ceil mode, bottlenecks whose stride sits on the first 1x1 conv, a
@@ -71,7 +71,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
 
     >>> import numpy as np
     >>> backbone = ResNetDeepLabV3Backbone(depth=50, aspp_filters=32, output_filters=16)
-    >>> tuple(backbone(np.zeros((1, 65, 81, 3), "float32")).shape)
+    >>> tuple(backbone(np.zeros((1, 65, 81, 3), "float32"))["embedding"].shape)
     (1, 9, 11, 16)
     """
 
@@ -99,9 +99,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
         x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
         x = layers.Conv2D(64, 7, strides=2, use_bias=False, kernel_initializer=INIT, name="conv1")(x)
         x = layers.ReLU(name="relu")(_bn(x, "bn1", eps, mom))
-        # Ceil-mode 3x3/2 max-pool with padding 1: inputs are >= 0 after the
-        # ReLU, so zero padding acts as -inf padding; one extra column/row on
-        # the far side gives PyTorch's ceil-mode output size for any input.
+        # PyTorch's ceil-mode pool: zeros pad like -inf after a ReLU, one extra row/column gives the ceil size.
         x = layers.ZeroPadding2D(((1, 2), (1, 2)), name="maxpool_pad")(x)
         x = layers.MaxPooling2D(3, strides=2, name="maxpool")(x)
 
@@ -135,7 +133,7 @@ class ResNetDeepLabV3Backbone(keras.Model):
             batch_norm_epsilon=eps,
             batch_norm_momentum=mom,
         )
-        super().__init__(inputs=images, outputs=features, **kwargs)
+        super().__init__(inputs=images, outputs={"embedding": features}, **kwargs)
         # Each bottleneck's layer-name prefix, in order (cosnet_tf.backbones.early_blocks).
         self.block_prefixes = block_prefixes
         self.depth = depth

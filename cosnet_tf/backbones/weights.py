@@ -1,4 +1,4 @@
-"""Loading weights by layer name (Keras HDF5 files, saved COSNets), with errors that name what does not fit."""
+"""Loading weights by layer name (Keras HDF5 files, other Keras models), with errors that name what does not fit."""
 import os
 
 import h5py
@@ -28,20 +28,18 @@ def _read_layer(group):
     return [np.asarray(group[n]) for n in names or _dataset_names(group)]
 
 
-def _saved_backbone_layers(path):
-    """{layer name: weights} of the backbone of the saved COSNet `.keras` file at `path`."""
-    from cosnet_tf.models.cosnet import read_saved_cosnet  # (here: cosnet_tf.models imports this module)
-
-    backbone = read_saved_cosnet(path).backbone
-    return {layer.name: layer.get_weights() for layer in backbone.layers if layer.weights}
-
-
-def _file_layers(path):
-    """{layer name: weights} of a Keras HDF5 weights file, or of a saved COSNet's backbone."""
+def _source_layers(source):
+    """{layer name: weights} of a Keras model, or of a Keras HDF5 weights file."""
+    if isinstance(source, keras.Model):
+        return {layer.name: layer.get_weights() for layer in source.layers if layer.weights}
+    path = source
     if not os.path.exists(path):
         raise FileNotFoundError(f"Weights file not found: {path}")
     if str(path).endswith(".keras"):
-        return _saved_backbone_layers(path)
+        raise ValueError(
+            f"{path} is a saved model, not a weights file: pass the model whose layers to copy, e.g. "
+            "cosnet_tf.models.cosnet.read_saved_cosnet(path).backbone"
+        )
     try:
         h5 = h5py.File(path, "r")
     except OSError as error:
@@ -51,8 +49,8 @@ def _file_layers(path):
         return {name: _read_layer(group) for name, group in _layer_groups(h5).items() if _dataset_names(group)}
 
 
-def load_weights_by_name(model, path, *, require=None, allow_missing=()):
-    """Copies weights from a Keras HDF5 file (or a saved COSNet) into the layers of `model` with the same name.
+def load_weights_by_name(model, source, *, require=None, allow_missing=()):
+    """Copies weights from a Keras HDF5 file (or another model) into the layers of `model` with the same name.
 
     Layers of the file that `model` lacks are ignored (a no-top MobileNetV2 has
     `Conv_1`, a DeepLab file has `logits_conv`); layers of `model` that the
@@ -62,10 +60,10 @@ def load_weights_by_name(model, path, *, require=None, allow_missing=()):
 
     Args:
         model: a built Keras model.
-        path: the `.h5` file (keras.applications layout or legacy by-name),
-            or a saved COSNet (`.keras`), whose backbone's layers are read: a
-            trained model's backbone, e.g. the shipped model's, at any output
-            stride (dilation changes no weight's shape).
+        source: the `.h5` file (keras.applications layout or legacy by-name),
+            or a Keras model whose layers are read, e.g. a trained COSNet's
+            backbone at another output stride (dilation changes no weight's
+            shape).
         require: layer-name prefixes that must all be found in the file;
             `None` requires every weighted layer of `model` except those
             matching `allow_missing`.
@@ -74,7 +72,8 @@ def load_weights_by_name(model, path, *, require=None, allow_missing=()):
     Returns:
         `{"loaded": [...], "missing": [...], "unused": [...]}` layer names.
     """
-    layers = _file_layers(path)
+    layers = _source_layers(source)
+    path = f"the model {source.name!r}" if isinstance(source, keras.Model) else source
     loaded, missing = [], []
     for layer in model.layers:
         if not layer.weights:

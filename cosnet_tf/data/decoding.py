@@ -13,7 +13,7 @@ Conventions used throughout :mod:`cosnet_tf.data`:
 
 * frames are ``uint8`` RGB arrays of shape ``[H, W, 3]``;
 * masks are ``uint8`` arrays of shape ``[H, W, 1]`` holding 0 (background)
-  or 1 (object).
+  or 1 (object), read by the package's one mask reader, :func:`read_mask`.
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -44,10 +44,10 @@ from PIL import Image
 
 PathLike = Union[str, bytes, os.PathLike]
 
-#: Grey levels at or above this value count as foreground in 8-bit masks.
-#: DAVIS masks are exactly 0/255; saliency masks (MSRA10K, DUTS) contain
-#: anti-aliased edges, for which 128 is the customary binarisation threshold.
-MASK_THRESHOLD = 128
+# Pillow modes whose values are labels, not intensities: any nonzero label is foreground.
+_LABEL_MODES = {"1", "P", "PA", "I", "I;16", "I;16B", "I;16L", "I;16N", "I;32", "I;32B"}
+_GREY_MODES = {"L", "LA"}
+_COLOUR_MODES = {"RGB", "RGBA", "RGBX", "RGBa"}
 
 
 class DataFileError(ValueError):
@@ -58,6 +58,10 @@ class DataFileError(ValueError):
     ``tf.data`` pipeline as ``tf.errors.InvalidArgumentError`` with the same
     text.
     """
+
+
+class MissingDataFileError(DataFileError, FileNotFoundError):
+    """A frame or mask file that does not exist (also a ``FileNotFoundError``)."""
 
 
 def _as_str_path(path: PathLike) -> str:
@@ -76,7 +80,7 @@ def _decode(path: str, to_array: Callable[[Image.Image, str], np.ndarray]) -> np
     handle even for multi-frame formats.
     """
     if not os.path.isfile(path):
-        raise DataFileError(f"image file not found: '{path}'")
+        raise MissingDataFileError(f"image file not found: '{path}'")
     try:
         with Image.open(path) as image:
             image.load()
@@ -95,20 +99,53 @@ def _rgb_array(image: Image.Image, path: str) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-def _binary_mask_array(image: Image.Image, path: str) -> np.ndarray:
-    if image.mode == "1":
-        binary = np.asarray(image, dtype=bool)
-    elif image.mode == "P":
-        binary = np.asarray(image) > 0
-    elif image.mode in ("L", "LA", "RGB", "RGBA"):
-        grey = image.convert("L") if image.mode != "L" else image
-        binary = np.asarray(grey) >= MASK_THRESHOLD
-    else:
-        raise DataFileError(
-            f"unsupported mask image mode {image.mode!r} in '{path}'; "
-            "expected an 8-bit grey, RGB, palette or 1-bit image"
-        )
-    return binary.astype(np.uint8)[:, :, np.newaxis]
+def _foreground(image: Image.Image, path: str, threshold: int) -> np.ndarray:
+    array = np.asarray(image)
+    if image.mode in _LABEL_MODES:
+        return (array[..., 0] if array.ndim == 3 else array) != 0  # "PA": the index, not the alpha
+    if image.mode in _GREY_MODES:
+        return (array[..., 0] if array.ndim == 3 else array) > threshold
+    if image.mode in _COLOUR_MODES:
+        return (array[..., :3] > threshold).any(axis=-1)
+    raise DataFileError(
+        f"unsupported colour type {image.mode!r} in mask image '{path}'; "
+        "expected grey, RGB(A), palette or integer label PNG"
+    )
+
+
+def read_mask(path: PathLike, *, threshold: int = 127) -> np.ndarray:
+    """Read a mask image as a boolean ``(height, width)`` array: the package's one mask reader.
+
+    Foreground, by the image's colour type:
+
+    * 8-bit grey (``L``, ``LA``): values ``> threshold`` (127 by default, i.e.
+      ``>= 128``: a probability map saved as ``p * 255`` is cut at 0.5, a
+      0/255 mask reads as expected, anti-aliased saliency edges split in the middle);
+    * RGB(A): any colour channel ``> threshold`` (a grey map stored as RGB reads
+      as the grey map; alpha is ignored);
+    * palette, 1-bit and 16/32-bit integer images are label maps: every nonzero
+      label is foreground, whatever ``threshold`` is (DAVIS/FBMS colour-indexed
+      annotations: all objects merge into one foreground).
+
+    Ground-truth annotations are read with ``threshold=0`` (any nonzero value is
+    an object), predictions with the default.
+
+    Raises:
+        MissingDataFileError: no such file (a ``FileNotFoundError``).
+        DataFileError: the file is corrupt, not an image, or of an unsupported
+            colour type; the message names the file.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "m.png"
+    >>> Image.fromarray(np.array([[0, 200], [100, 255]], np.uint8)).save(path)
+    >>> read_mask(path).tolist()
+    [[False, True], [False, True]]
+    >>> read_mask(path, threshold=0).tolist()
+    [[False, True], [True, True]]
+    """
+    return _decode(_as_str_path(path), lambda image, name: _foreground(image, name, threshold))
 
 
 def load_rgb_image(path: PathLike) -> np.ndarray:
@@ -124,20 +161,13 @@ def load_rgb_image(path: PathLike) -> np.ndarray:
 
 
 def load_binary_mask(path: PathLike) -> np.ndarray:
-    """Read a segmentation mask as a ``uint8`` array ``[H, W, 1]`` of 0/1.
-
-    Interpretation by image mode:
-
-    * ``"1"``: as is;
-    * ``"L"``/``"LA"``/``"RGB"``/``"RGBA"``: luminance >= :data:`MASK_THRESHOLD`
-      (DAVIS-2016 and saliency masks are 8-bit grey, 0/255);
-    * ``"P"`` (palette, DAVIS-2017 style): any non-zero index is object.
+    """Read a training mask as a ``uint8`` array ``[H, W, 1]`` of 0/1 (:func:`read_mask`'s rules).
 
     Raises:
-        DataFileError: the file is missing, corrupt, or in a mode that has no
-            unambiguous binary reading (e.g. 16-bit or float).
+        DataFileError: the file is missing, corrupt, or of a colour type with
+            no binary reading (e.g. float); the message names the file.
     """
-    return _decode(_as_str_path(path), _binary_mask_array)
+    return read_mask(path).astype(np.uint8)[:, :, np.newaxis]
 
 
 def load_frame_and_mask(frame_path: PathLike, mask_path: PathLike) -> tuple[np.ndarray, np.ndarray]:

@@ -44,6 +44,7 @@ import re
 import shutil
 import tempfile
 
+import keras
 import tensorflow as tf
 
 from cosnet_tf.inference.inference_core import segment_at_frame_size
@@ -212,8 +213,6 @@ def export_saved_model(model, export_dir, fusion="attention", overwrite=False):
     Returns:
         The version folder written.
     """
-    import keras
-
     if fusion not in FUSIONS:
         raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
     if keras.backend.backend() != "tensorflow":

@@ -5,9 +5,9 @@
   parts: :class:`InferenceCore` (the model calls), :func:`stream_video` (the
   one loop over a video, also behind served inference) with its
   :class:`ReferenceFeatureStore`.
-* :func:`select_reference_indices` / :func:`reference_schedule` -- the
-  paper's reference sampling strategies (Table 1): ``"uniform"``,
-  ``"random"``, ``"local"``.
+* :func:`reference_plan` -- every query's reference frames, by one of the
+  paper's sampling strategies (Table 1): ``"uniform"``, ``"random"``,
+  ``"local"``.
 * Frame sources, decoded lazily with errors naming the file:
   :class:`ArrayFrameSource`, :class:`ImageFrameSource` (folders, path lists,
   DAVIS roots), :class:`VideoFileFrameSource` (PyAV); :func:`open_frame_source`.
@@ -36,11 +36,7 @@ from cosnet_tf.inference.image_frame_source import IMAGE_EXTENSIONS, ImageFrameS
 from cosnet_tf.inference.inference_core import InferenceCore
 from cosnet_tf.inference.mask_writer import MaskWriter
 from cosnet_tf.inference.open_frame_source import open_frame_source
-from cosnet_tf.inference.reference_sampling import (
-    SAMPLING_STRATEGIES,
-    reference_schedule,
-    select_reference_indices,
-)
+from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_plan
 from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
 from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
 from cosnet_tf.inference.video_segmenter import FUSIONS, EncodedVideo, VideoSegmenter
@@ -62,8 +58,7 @@ __all__ = [
     "VideoSegmenter",
     "explain_frame",
     "open_frame_source",
-    "reference_schedule",
+    "reference_plan",
     "render_explanation_sheet",
-    "select_reference_indices",
     "stream_video",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosnet_tf.data.decoding import DataFileError
 from cosnet_tf.inference.frame_source import FrameSource
 
 
@@ -26,8 +27,6 @@ class ArrayFrameSource(FrameSource):
     """
 
     def __init__(self, frames, name="frames"):
-        from cosnet_tf.data import DataFileError
-
         self.name = name
         self._frames = frames
         if len(frames) == 0:

@@ -30,10 +30,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from cosnet_tf.inference.inference_core import segment_at_frame_size
+from cosnet_tf.inference.inference_core import InferenceCore
 from cosnet_tf.inference.open_frame_source import open_frame_source
-from cosnet_tf.inference.input_size import resolve_input_size
-from cosnet_tf.inference.reference_sampling import select_reference_indices
+from cosnet_tf.inference.reference_sampling import reference_plan
+from cosnet_tf.utils.atomic import atomic_output_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +69,6 @@ class FrameExplanation:
     attention: np.ndarray
     no_match: np.ndarray
     feature_size: tuple
-
-
-def _resize(array, size, method="bilinear"):
-    import tensorflow as tf
-
-    return tf.image.resize(tf.convert_to_tensor(array), size, method=method).numpy()
 
 
 def default_query_points(probability_with, probability_without, count=3):
@@ -114,7 +108,7 @@ def explain_frame(
             array [T, H, W, 3], list of image paths).
         frame_index: the query frame.
         num_references: N >= 1 reference frames, chosen as `cosnet segment`
-            chooses them (`select_reference_indices`).
+            chooses them (`reference_plan`).
         sampling: "uniform", "random" or "local".
         query_points: (row, col) pixels of the query frame whose attention to
             show; default `default_query_points`.
@@ -130,30 +124,21 @@ def explain_frame(
     count = len(source)
     if not 0 <= frame_index < count:
         raise ValueError(f"frame {frame_index} is out of range: {source.name!r} has {count} frames.")
-    references = select_reference_indices(count, frame_index, num_references, sampling, rng=seed)
+    references = reference_plan(count, num_references, sampling, rng=seed)[frame_index]
     by_index = source.read_frames([frame_index] + references)
     frames = np.stack([by_index[i] for i in [frame_index] + references])
     height, width = frames.shape[1:3]
-    size = resolve_input_size(model, (height, width), input_size)
-    x = frames.astype("float32")
-    if size != (height, width):
-        x = _resize(x, size)
-    features = model.encode(x)
-    query, refs = features[:1], features[1:]
     # The masks `cosnet segment` writes for this frame, without and with these references.
-    prob_without = np.asarray(segment_at_frame_size(model, query, None, size, (height, width)))[0, ..., 0]
-    prob_with = np.asarray(segment_at_frame_size(model, query, refs[None], size, (height, width)))[0, ..., 0]
-    query, refs = model.attention_features(query), model.attention_features(refs)
-
+    core = InferenceCore(model, input_size=input_size)
+    features = core.encode(frames)
+    query, refs = features[:1], features[1:]
+    prob_without = core.segment(query, None, (height, width))
+    prob_with = core.segment(query, core.stack_references(refs), (height, width))
+    maps = model.reference_attention(query, refs[None])
+    gates = [np.asarray(confidence)[0] for confidence, _ in maps]
+    attention = [np.asarray(rows)[0] for _, rows in maps]  # [hw, h'w'] each
     h, w = int(query.shape[1]), int(query.shape[2])
     hr, wr = int(refs.shape[1]), int(refs.shape[2])
-    gates, attention = [], []
-    for n in range(len(references)):
-        reference = refs[n : n + 1]
-        summary = model.coattention.summarize_query(query, reference)
-        _, confidence = model.gate(summary, return_confidence=True)
-        gates.append(np.asarray(confidence)[0, ..., 0])
-        attention.append(np.asarray(model.coattention.attention(query, reference))[0])  # [hw, h'w']
     if query_points is None:
         points = default_query_points(prob_with, prob_without)
     else:
@@ -197,8 +182,6 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     FigureCanvasAgg = require("matplotlib.backends.backend_agg", "plots", "the explanation sheet").FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from cosnet_tf.utils.atomic import atomic_output_path
-
     e = explanation
     n = len(e.reference_indices)
     points = len(e.query_points)
@@ -224,8 +207,7 @@ def render_explanation_sheet(explanation: FrameExplanation, path, title: Optiona
     axes[0, 1].set_title("N = 0 (no references)", fontsize=9)
     axes[0, 2].imshow(overlay(e.probability_with))
     axes[0, 2].set_title(f"N = {n} (co-attention)", fontsize=9)
-    # Gate maps are drawn over the frame's extent: features of a non-square model input are
-    # stretched back to the frame's shape.
+    # Drawn over the frame's extent, so the features of a resized input line up with the frame.
     frame_extent = (-0.5, width - 0.5, height - 0.5, -0.5)
     image = axes[0, 3].imshow(e.gate_confidence.mean(axis=0), vmin=0, vmax=1, cmap="viridis",
                               extent=frame_extent)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosnet_tf.data.decoding import DataFileError
+
 
 class FrameSource:
     """The frames of one video: ``len``, ``frame_size``, in-order and random access.
@@ -64,14 +66,10 @@ class FrameSource:
         raise NotImplementedError
 
     def _check_frame(self, index, frame):
-        # Sizes are checked up front where headers allow it; this catches the
-        # rest (e.g. an image whose header and pixel data disagree), so that a
-        # model never sees a batch of mixed sizes.
+        # Catches what headers cannot (header and pixels disagree): a batch never mixes sizes.
         frame = np.asarray(frame)
         height, width = self.frame_size
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
-            from cosnet_tf.data import DataFileError
-
             raise DataFileError(
                 f"{self.describe(index)} is {frame.shape} {frame.dtype}, but the video's frames are "
                 f"({height}, {width}, 3) uint8; all frames of a video must have one size"

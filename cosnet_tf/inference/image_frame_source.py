@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from PIL import Image
+
+from cosnet_tf.data.davis import DavisDataset
+from cosnet_tf.data.decoding import DataFileError, load_rgb_image
 from cosnet_tf.inference.frame_source import FrameSource
 from cosnet_tf.utils.image_files import IMAGE_EXTENSIONS, list_image_files
 
@@ -38,8 +42,6 @@ class ImageFrameSource(FrameSource):
     """
 
     def __init__(self, paths, name=None):
-        from cosnet_tf.data import DataFileError
-
         self.paths = tuple(os.fspath(path) for path in paths)
         if not self.paths:
             raise DataFileError(f"no frames given for {name or 'the video'!r}")
@@ -47,10 +49,6 @@ class ImageFrameSource(FrameSource):
         self._size = self._scan_headers()
 
     def _scan_headers(self):
-        from PIL import Image
-
-        from cosnet_tf.data import DataFileError
-
         size = first = None
         for path in self.paths:
             if not os.path.isfile(path):
@@ -79,8 +77,6 @@ class ImageFrameSource(FrameSource):
             FileNotFoundError: ``folder`` is not a directory.
             DataFileError: the folder holds no image file (the message names it).
         """
-        from cosnet_tf.data import DataFileError
-
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"frame folder not found: '{folder}'")
@@ -103,8 +99,6 @@ class ImageFrameSource(FrameSource):
         Returns:
             A list of sources named after their sequences; masks are not needed.
         """
-        from cosnet_tf.data import DavisDataset
-
         dataset = DavisDataset(root, sequences, resolution=resolution, require_masks=False)
         return [cls(sequence.frame_paths, name=sequence.name) for sequence in dataset]
 
@@ -119,8 +113,5 @@ class ImageFrameSource(FrameSource):
         return f"frame '{self.paths[index]}'"
 
     def _read(self, index):
-        from cosnet_tf.data import load_rgb_image
-
-        # load_rgb_image decodes the whole payload and names the file when it
-        # is truncated or corrupt past the header.
+        # The whole payload is decoded, so a file corrupt past its header is named here.
         return load_rgb_image(self.paths[index])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from cosnet_tf.inference.input_size import resolve_input_size
 from cosnet_tf.layers.resize import resize_bilinear
@@ -84,14 +85,11 @@ class InferenceCore:
 
     def encode(self, frames):
         """uint8 frames [B, H, W, 3] -> features [B, h, w, C] at the model's input size."""
-        import tensorflow as tf
-
         model_size = self.model_size(tuple(frames.shape[1:3]))
         resize = tuple(frames.shape[1:3]) != tuple(model_size)
         model = self.model
 
-        # (The inner functions' names differ from the methods': autograph finds a function's
-        # source by its name and would otherwise read the method's.)
+        # Inner names differ from the methods': autograph finds a function's source by its name.
         def build():
             def encode_frames(frames, size):
                 x = tf.cast(frames, tf.float32)
@@ -106,8 +104,6 @@ class InferenceCore:
 
     def stack_references(self, reference_maps):
         """N reference features [h, w, C] -> [1, N, h', w', C], pooled K x K once per reference set."""
-        import tensorflow as tf
-
         reference_maps = tf.stack(list(reference_maps)) if isinstance(reference_maps, list) else reference_maps
         if self.reference_pool > 1:
             reference_maps = tf.nn.avg_pool2d(reference_maps, self.reference_pool, self.reference_pool, "SAME")
@@ -119,8 +115,6 @@ class InferenceCore:
         `model_size`: the input size the features were encoded at, when not
         this core's for `frame_size` (features encoded by another segmenter).
         """
-        import tensorflow as tf
-
         frame_size = tuple(int(v) for v in frame_size)
         model_size = self.model_size(frame_size) if model_size is None else tuple(model_size)
         count = 0 if references is None else int(references.shape[1])

@@ -16,12 +16,9 @@ Example:
 """
 import math
 
+import tensorflow as tf
 
-def positive_int(name, value):
-    """`value` as an int, or a ValueError naming `name` when it is not a positive integer."""
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from cosnet_tf.utils.validation import positive_int
 
 
 def aspect_preserving_size(frame_size, short_side, stride=16):
@@ -49,8 +46,6 @@ def aspect_preserving_size(frame_size, short_side, stride=16):
 
 def tf_aspect_preserving_size(frame_size, short_side, stride=16):
     """`aspect_preserving_size` in TensorFlow ops, for sizes known only in the graph: int32 [2]."""
-    import tensorflow as tf
-
     size = tf.cast(frame_size, tf.float64)
     scale = float(short_side) / tf.reduce_min(size)
     sides = tf.floor(size * scale / float(stride) + 0.5) * float(stride)
@@ -62,8 +57,6 @@ def tf_model_input_size(model, frame_size):
 
     For frame sizes known only in a graph (the exported SavedModel's signatures).
     """
-    import tensorflow as tf
-
     short_side = getattr(model, "inference_short_side", None)
     if short_side:
         return tf_aspect_preserving_size(frame_size, short_side, model_stride(model))

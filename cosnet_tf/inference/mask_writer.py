@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 
 import numpy as np
+from PIL import Image
 
 from cosnet_tf.utils.atomic import atomic_output_path, temporary_path_beside
 
-#: Prefix of the temporary files; they end in ".part", never in ".png", so a
-#: run killed mid-write leaves no file that reads as a (truncated) mask.
+#: Prefix of temporary files (ending ".part"): a killed run leaves nothing that reads as a mask.
 PARTIAL_PREFIX = ".cosnet-partial-"
 
 _OVERLAY_COLOUR = np.array([255, 40, 40], np.float32)
@@ -27,8 +28,6 @@ def _atomic_save(path, save):
 
 def write_png(path, array):
     """Writes a uint8 or uint16 grey array as a PNG, atomically."""
-    from PIL import Image
-
     image = Image.fromarray(np.ascontiguousarray(array))
     _atomic_save(path, lambda temporary: image.save(temporary, format="PNG"))
 
@@ -126,8 +125,6 @@ class MaskWriter:
         self.written += 1
 
     def _write_overlay(self, index, image):
-        from PIL import Image
-
         picture = Image.fromarray(image)
         path = os.path.join(self.overlay_dir, f"{index:05d}.jpg")
         _atomic_save(path, lambda temporary: picture.save(temporary, format="JPEG", quality=90))
@@ -158,8 +155,6 @@ class _OverlayVideo:
         from cosnet_tf.utils.extras import require
 
         av = require("av", "video", "writing the overlay video")
-        from fractions import Fraction
-
         self.path = path
         self.temporary = temporary_path_beside(
             path, prefix=f"{PARTIAL_PREFIX}{os.path.basename(path)}-", suffix=".part"

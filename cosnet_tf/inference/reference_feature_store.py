@@ -13,7 +13,7 @@ class ReferenceFeatureStore:
 
     Args:
         plan: the sorted reference indices of every query, in query order
-            (`reference_schedule`).
+            (`reference_plan`).
         stack: maps a list of N feature maps to the references a core's
             ``segment`` takes (e.g. `InferenceCore.stack_references`). One
             stacked set is kept and reused while consecutive queries share it

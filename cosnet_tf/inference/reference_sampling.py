@@ -53,14 +53,8 @@ def _generator(rng):
     raise TypeError(f"rng must be None, an integer seed or a numpy Generator, got {rng!r}")
 
 
-def uniform_indices(num_frames, count):
-    """``count`` frame indices evenly spread over ``num_frames``: centres of equal segments.
-
-    >>> uniform_indices(10, 3)
-    [1, 5, 8]
-    >>> uniform_indices(4, 4)
-    [0, 1, 2, 3]
-    """
+def _uniform_indices(num_frames, count):
+    """``count`` frame indices evenly spread over ``num_frames``: centres of equal segments."""
     return [int((k + 0.5) * num_frames / count) for k in range(count)]
 
 
@@ -73,136 +67,85 @@ def _nearest_outside(num_frames, index, taken):
     raise ValueError("no frame left outside the reference set")  # callers make sure there is one
 
 
-def global_reference_plan(num_frames, num_references, sampling, rng=None):
-    """The global set of a video and each member's spare: ``(base, spares)``.
-
-    ``base`` holds the N sorted indices every query uses; ``spares`` maps a
-    member of ``base`` to the frame that replaces it when that member is
-    itself the query. Only meaningful when ``num_frames > num_references``.
-
-    >>> global_reference_plan(10, 3, "uniform")
-    ([1, 5, 8], {1: 2, 5: 6, 8: 9})
-    """
+def _global_set(num_frames, num_references, sampling, rng):
+    """The global set of a video and each member's spare: ``(base, spares)`` (T > N)."""
     if sampling == "uniform":
-        base = uniform_indices(num_frames, num_references)
+        base = _uniform_indices(num_frames, num_references)
         taken = set(base)
         spares = {index: _nearest_outside(num_frames, index, taken) for index in base}
-    elif sampling == "random":
-        # One draw of N + 1 distinct frames: N for the set, one spare shared by
-        # all members (a query replaces itself with it).
+    else:
+        # One draw of N + 1 frames: the set, and one spare that a member replaces itself with.
         drawn = _generator(rng).choice(num_frames, size=num_references + 1, replace=False)
         base = sorted(int(i) for i in drawn[:num_references])
         spares = {index: int(drawn[num_references]) for index in base}
-    else:
-        raise ValueError(f"{sampling!r} is not a global sampling strategy")
     return base, spares
 
 
-def reference_schedule(num_frames, num_references, sampling="uniform", rng=None):
-    """The references of every query of one video, as a function ``query_index -> list``.
-
-    The per-video work (the global set, its spares, the random draw) is done
-    once here, so a segmenter asks for T queries' references in O(T N) time.
-    ``reference_schedule(T, N, s, rng)(q) == select_reference_indices(T, q, N, s, rng)``.
-
-    Example:
-
-    >>> refs = reference_schedule(10, 3, "uniform")
-    >>> [refs(q) for q in (0, 5, 9)]
-    [[1, 5, 8], [1, 6, 8], [1, 5, 8]]
-    """
-    num_frames = _check_count("num_frames", num_frames, 1)
-    num_references = _check_count("num_references", num_references, 0)
-    if sampling not in SAMPLING_STRATEGIES:
-        raise ValueError(f"unknown sampling {sampling!r}; expected one of {SAMPLING_STRATEGIES}")
-    if sampling == "random":
-        _generator(rng)  # reject a bad rng now, not at the first query
-
-    def check(query_index):
-        query_index = _check_count("query_index", query_index, 0)
-        if query_index >= num_frames:
-            raise ValueError(f"query_index {query_index} is outside a video of {num_frames} frames")
-        return query_index
-
-    if num_references == 0 or num_frames == 1 or num_references >= num_frames - 1:
-        def small(query_index):
-            query_index = check(query_index)
-            if num_references == 0:
-                return []
-            if num_frames == 1:
-                return [0]
-            # Every other frame: the only set without the query that is large enough.
-            return [i for i in range(num_frames) if i != query_index]
-
-        return small
-    if sampling == "local":
-        def local(query_index):
-            query_index = check(query_index)
-            # Nearest first, the earlier frame on a tie; clipping at an end
-            # makes the window slide inwards so that it still holds N frames.
-            window = range(max(0, query_index - num_references),
-                           min(num_frames, query_index + num_references + 1))
-            order = sorted((i for i in window if i != query_index),
-                           key=lambda i: (abs(i - query_index), i))
-            return sorted(order[:num_references])
-
-        return local
-    base, spares = global_reference_plan(num_frames, num_references, sampling, rng)
-
-    def global_set(query_index):
-        query_index = check(query_index)
-        if query_index in spares:
-            return sorted(spares[query_index] if i == query_index else i for i in base)
-        return list(base)
-
-    return global_set
+def _local(num_frames, num_references, query):
+    # Nearest first, earlier on a tie; at an end the window slides inwards to keep N frames.
+    window = range(max(0, query - num_references), min(num_frames, query + num_references + 1))
+    order = sorted((i for i in window if i != query), key=lambda i: (abs(i - query), i))
+    return sorted(order[:num_references])
 
 
-def video_reference_plan(num_frames, num_references, sampling="uniform", rng=None):
-    """The references of every query of one video, in query order: what a video loop streams over.
+def reference_plan(num_frames, num_references, sampling="uniform", rng=None):
+    """The reference frames of every query frame of one video: ``plan[q]`` is query q's, sorted.
 
-    The one plan of `cosnet segment` and `cosnet predict` (`stream_video`), so
-    both pick the same references for a query.
-
-    >>> video_reference_plan(4, 1, "local")
-    [[1], [0], [1], [2]]
-    """
-    schedule = reference_schedule(num_frames, num_references, sampling, rng)
-    return [schedule(query) for query in range(num_frames)]
-
-
-def select_reference_indices(num_frames, query_index, num_references, sampling="uniform", rng=None):
-    """The reference frames of one query frame, as sorted frame indices.
+    The one way the package chooses references: `cosnet segment`
+    (`VideoSegmenter`), `cosnet predict`, the explainer and the evaluations all
+    take a query's references from this plan, so they agree. The per-video work
+    (the global set, its spares, the random draw) is done once.
 
     Args:
         num_frames: frames in the video, T >= 1.
-        query_index: the query frame, 0 <= q < T.
         num_references: N >= 0; 0 gives no references (the frame-by-frame
             baseline, Table 2).
         sampling: ``"uniform"``, ``"random"`` or ``"local"`` (see the module
             docstring).
         rng: for ``"random"``: None (seed 0), an integer seed, or a
             ``numpy.random.Generator`` (copied, never advanced). The set
-            depends only on it and T, so each query of a video gets the same one.
+            depends only on it and T.
 
     Returns:
-        ``min(N, T - 1)`` distinct indices other than the query, sorted; for
-        a one-frame video with N > 0, ``[0]``.
+        A list of T lists: for each query, ``min(N, T - 1)`` distinct indices
+        other than the query, sorted; for a one-frame video with N > 0, ``[[0]]``.
 
     Example:
 
-    >>> select_reference_indices(10, 0, 3, "uniform")   # the centres of 3 segments
+    >>> reference_plan(10, 3, "uniform")[0]    # the centres of 3 segments
     [1, 5, 8]
-    >>> select_reference_indices(10, 5, 3, "uniform")   # 5 is the query: its neighbour stands in
+    >>> reference_plan(10, 3, "uniform")[5]    # 5 is the query: its neighbour stands in
     [1, 6, 8]
-    >>> select_reference_indices(10, 4, 3, "local")     # nearest first: 3, 5, then 2
+    >>> reference_plan(10, 3, "local")[4]      # nearest first: 3, 5, then 2
     [2, 3, 5]
-    >>> select_reference_indices(10, 9, 3, "local")     # clipped at the end
+    >>> reference_plan(10, 3, "local")[9]      # clipped at the end
     [6, 7, 8]
-    >>> a = select_reference_indices(100, 0, 5, "random", rng=7)
-    >>> a == select_reference_indices(100, 50, 5, "random", rng=7) or 50 in a
+    >>> plan = reference_plan(100, 5, "random", rng=7)
+    >>> plan[0] == plan[50] or 50 in plan[0]
     True
-    >>> select_reference_indices(3, 1, 5, "uniform")    # fewer frames than N
-    [0, 2]
+    >>> reference_plan(3, 5, "uniform")        # fewer frames than N
+    [[1, 2], [0, 2], [0, 1]]
+    >>> reference_plan(4, 1, "local")
+    [[1], [0], [1], [2]]
     """
-    return reference_schedule(num_frames, num_references, sampling, rng)(query_index)
+    num_frames = _check_count("num_frames", num_frames, 1)
+    num_references = _check_count("num_references", num_references, 0)
+    if sampling not in SAMPLING_STRATEGIES:
+        raise ValueError(f"unknown sampling {sampling!r}; expected one of {SAMPLING_STRATEGIES}")
+    if sampling == "random":
+        _generator(rng)  # a bad rng fails here, whatever T and N
+    queries = range(num_frames)
+    if num_references == 0:
+        return [[] for _ in queries]
+    if num_frames == 1:
+        return [[0]]
+    if num_references >= num_frames - 1:
+        # Every other frame: the only set without the query that is large enough.
+        return [[i for i in queries if i != query] for query in queries]
+    if sampling == "local":
+        return [_local(num_frames, num_references, query) for query in queries]
+    base, spares = _global_set(num_frames, num_references, sampling, rng)
+    return [
+        sorted(spares[query] if i == query else i for i in base) if query in spares else list(base)
+        for query in queries
+    ]

@@ -1,6 +1,9 @@
 """`segment_video`: a whole video's masks in one call."""
 import numpy as np
 
+from cosnet_tf.inference.video_segmenter import VideoSegmenter
+from cosnet_tf.models.shipped import load_model
+
 
 def segment_video(video, model=None, num_references=5, threshold=0.5, **segmenter_options):
     """Masks of every frame of `video`, segmented as `cosnet segment` does.
@@ -30,9 +33,6 @@ def segment_video(video, model=None, num_references=5, threshold=0.5, **segmente
         >>> masks.shape, masks.dtype
         ((4, 48, 80), dtype('uint8'))
     """
-    from cosnet_tf.inference.video_segmenter import VideoSegmenter
-    from cosnet_tf.models.shipped import load_model
-
     segmenter = VideoSegmenter(model if model is not None else load_model(), num_references,
                                threshold=threshold, **segmenter_options)
     masks = [segmenter.mask(probability) for _, probability in segmenter.iter_segment(video)]

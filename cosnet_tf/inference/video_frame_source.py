@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from cosnet_tf.data.decoding import DataFileError
 from cosnet_tf.inference.frame_source import FrameSource
 
 
@@ -61,8 +62,6 @@ class VideoFileFrameSource(FrameSource):
         self._length, self._size, self.fps = self._scan()
 
     def _error(self, message, error=None):
-        from cosnet_tf.data import DataFileError
-
         detail = f": {error}" if error is not None else ""
         return DataFileError(f"{message}{detail}")
 

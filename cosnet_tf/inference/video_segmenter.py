@@ -5,26 +5,64 @@ import numbers
 from typing import NamedTuple
 
 import numpy as np
+import tensorflow as tf
 
 from cosnet_tf.inference.inference_core import InferenceCore
-from cosnet_tf.inference.input_size import positive_int
 from cosnet_tf.inference.open_frame_source import open_frame_source
-from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
-from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, video_reference_plan
+from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_plan
 from cosnet_tf.inference.video_stream import stream_video
 from cosnet_tf.models.cosnet import FUSIONS
 from cosnet_tf.postprocessing.crf_stream import refine_stream
+from cosnet_tf.utils.validation import positive_int, positive_size
 
 
-def _positive_size(name, size):
-    if size is None:
+class _EncodingCore:
+    """A core that encodes and keeps every batch, and segments nothing: `encode_video`'s."""
+
+    def __init__(self, core):
+        self.core, self.batches = core, []
+
+    def encode(self, frames):
+        self.batches.append(self.core.encode(frames))
+        return self.batches[-1]
+
+    def stack_references(self, reference_maps):
+        return self.core.stack_references(reference_maps)
+
+    def segment(self, query, references, frame_size):
         return None
-    size = tuple(size)
-    if len(size) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in size
-    ):
-        raise ValueError(f"{name} must be (height, width) of positive integers, got {size!r}")
-    return int(size[0]), int(size[1])
+
+
+class _EncodedFrames:
+    """The frames of an encoded video as `stream_video` reads them: each frame is its index."""
+
+    def __init__(self, num_frames, frame_size):
+        self.num_frames, self.frame_size = num_frames, tuple(frame_size)
+
+    def __len__(self):
+        return self.num_frames
+
+    def iter_frames(self, start=0):
+        return ((index, index) for index in range(start, self.num_frames))
+
+    def read_frames(self, indices):
+        return {index: index for index in indices}
+
+
+class _EncodedCore:
+    """A core whose "frames" are indices into features encoded earlier (`segment_encoded`'s)."""
+
+    def __init__(self, core, encoded):
+        self.core, self.encoded = core, encoded
+
+    def encode(self, indices):
+        return tf.gather(self.encoded.features, indices)
+
+    def stack_references(self, reference_maps):
+        return self.core.stack_references(reference_maps)
+
+    def segment(self, query, references, frame_size):
+        return self.core.segment(query, references, frame_size, self.encoded.model_size)
 
 
 class EncodedVideo(NamedTuple):
@@ -75,7 +113,7 @@ class VideoSegmenter:
         num_references: N >= 0 reference frames per query; 0 is the
             frame-by-frame baseline (no co-attention, Table 2).
         sampling: ``"uniform"``, ``"random"`` or ``"local"`` (Table 1; see
-            :func:`~cosnet_tf.inference.select_reference_indices`).
+            :func:`~cosnet_tf.inference.reference_plan`).
         fusion: ``"attention"`` (mean of the gated summaries, Eq. 13) or
             ``"prediction"`` (mean of the N probabilities, the authors' script).
         input_size: (height, width) the model sees; None: ``short_side``.
@@ -165,7 +203,7 @@ class VideoSegmenter:
         self.num_references = int(num_references)
         self.sampling = sampling
         self.fusion = fusion
-        self.input_size = _positive_size("input_size", input_size)
+        self.input_size = positive_size("input_size", input_size)
         self.short_side = None if short_side is None else positive_int("short_side", short_side)
         self.batch_size = int(batch_size)
         self.crf = crf
@@ -189,7 +227,7 @@ class VideoSegmenter:
         The first video otherwise pays for tracing (seconds); call this before
         timing, or before a server takes its first request.
         """
-        frame_size = _positive_size("frame_size", frame_size)
+        frame_size = positive_size("frame_size", frame_size)
         frames = np.zeros((self.batch_size, *frame_size, 3), np.uint8)
         features = self.core.encode(frames)
         if self.batch_size > 1:
@@ -203,7 +241,7 @@ class VideoSegmenter:
     # --------------------------------------------------------------- planning
     def reference_plan(self, num_frames):
         """The sorted reference indices of every query of a ``num_frames``-frame video."""
-        return video_reference_plan(num_frames, self.num_references, self.sampling, self.seed)
+        return reference_plan(num_frames, self.num_references, self.sampling, self.seed)
 
     # -------------------------------------------------------------- inference
     def iter_segment(self, source, with_frames=False):
@@ -242,24 +280,13 @@ class VideoSegmenter:
         """
         source = open_frame_source(source)
         frame_size = tuple(source.frame_size)
-        model_size = self.resolve_input_size(frame_size)
         if len(source) == 0:
             raise ValueError(f"{source!r} has no frames to encode")
-        batches, chunk = [], []
-        stream = source.iter_frames()
-        try:
-            for _, frame in stream:
-                chunk.append(frame)
-                if len(chunk) == self.batch_size:
-                    batches.append(self.core.encode(np.stack(chunk)))
-                    chunk = []
-        finally:
-            stream.close()
-        if chunk:
-            batches.append(self.core.encode(np.stack(chunk)))
-        import tensorflow as tf
-
-        return EncodedVideo(tf.concat(batches, axis=0), model_size, frame_size)
+        recorder = _EncodingCore(self.core)
+        # No references and no segmentation: the loop only reads and encodes, in order.
+        for _ in stream_video(recorder, source, [[] for _ in range(len(source))], self.batch_size):
+            pass
+        return EncodedVideo(tf.concat(recorder.batches, axis=0), self.resolve_input_size(frame_size), frame_size)
 
     def segment_encoded(self, encoded):
         """Probabilities [T, H, W] of a video from its :meth:`encode_video` features.
@@ -285,17 +312,11 @@ class VideoSegmenter:
         2 True
         """
         features, model_size, frame_size = encoded
-        # Every frame's features are at hand, and none is released: the store only stacks.
-        store = ReferenceFeatureStore(self.reference_plan(int(features.shape[0])), self.core.stack_references)
-        for index in range(int(features.shape[0])):
-            store.add(index, features[index])
-        probabilities = [
-            self.core.segment(features[query : query + 1], store.references(query), frame_size, model_size)
-            for query in range(int(features.shape[0]))
-        ]
-        self.last_run = {"frames": len(probabilities), "encoded": 0, "max_cached": int(features.shape[0]),
-                         "input_size": model_size}
-        return np.stack(probabilities)
+        num_frames = int(features.shape[0])
+        self.last_run = stats = {"input_size": tuple(model_size)}
+        results = stream_video(_EncodedCore(self.core, encoded), _EncodedFrames(num_frames, frame_size),
+                               self.reference_plan(num_frames), self.batch_size, stats=stats)
+        return np.stack([probability for _, probability, _ in results])
 
     def segment(self, frames):
         """Probabilities of every frame: float32 [T, H, W] (see :meth:`iter_segment`).

@@ -24,7 +24,7 @@ def stream_video(core, source, plan, batch_size=4, keep_frames=False, stats=None
             ``stack_references(list of [h, w, C])`` and
             ``segment(query [1, h, w, C], stacked or None, frame_size)``.
         source: a `FrameSource` (`open_frame_source`).
-        plan: the sorted reference indices of every query (`reference_schedule`).
+        plan: the sorted reference indices of every query (`reference_plan`).
         batch_size: frames per ``encode`` call.
         keep_frames: yield each decoded frame too (CRF, overlays); else None.
         stats: a dict to fill with ``frames``, ``encoded`` and ``max_cached``

@@ -45,9 +45,9 @@ class CoAttention(keras.layers.Layer):
             position's feature is scaled to unit length, so the affinity is
             a bounded similarity whose sharpness is learned. The summaries
             (Eq. 7) still average the raw features. Off reproduces the
-            authors' network exactly. Why it exists: docs/coattention.md
-            (raw DeepLab features give a softmax saturated on arbitrary
-            positions and vanishing gradients to W).
+            authors' network exactly. Why it exists: raw DeepLab features
+            give a softmax saturated on arbitrary positions and vanishing
+            gradients to W (see docs/research-log.md).
         initial_temperature: the starting scale of the cosine affinity.
         no_match: add a "no match" slot to the softmax of Eq. 6 (cosine only),
             with the learned logit `temperature * match_threshold`. A
@@ -65,9 +65,8 @@ class CoAttention(keras.layers.Layer):
             learned. A position that recurs in the other frame keeps its
             summary; one that matches nothing well gets a small one. The
             head of Eq. 10 reads the summary linearly, so it cannot compare
-            Z(i) with V(i) itself (docs/coattention.md, "Why the summary
-            carries so little signal"); this hands it that comparison. Not
-            in the paper.
+            Z(i) with V(i) itself; this hands it that comparison (see
+            docs/research-log.md). Not in the paper.
         initial_recurrence_threshold: starting threshold of `recurrence_gate`.
         initial_recurrence_sharpness: starting sharpness of `recurrence_gate`.
     """
@@ -204,8 +203,7 @@ class CoAttention(keras.layers.Layer):
         a = self.attention_logits(v_a, v_b)
         flat_a = _flatten_positions(v_a)
         flat_b = _flatten_positions(v_b)
-        # Eq. 6-7: S^c normalises over b's positions for each position of a,
-        # S^r over a's positions for each position of b.
+        # Eq. 6-7: S^c normalises over b's positions per position of a, S^r over a's per position of b.
         z_a = self._summarize(a, flat_b)
         z_b = self._summarize(ops.transpose(a, (0, 2, 1)), flat_a)
         return ops.reshape(z_a, ops.shape(v_a)), ops.reshape(z_b, ops.shape(v_b))

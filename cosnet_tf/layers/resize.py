@@ -1,5 +1,6 @@
 """Bilinear resizing to a size known only at run time."""
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -15,7 +16,6 @@ def resize_bilinear(images, size):
     backend this calls `tf.image.resize`, which accepts a size tensor.
     """
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
 
         return tf.image.resize(images, size, method="bilinear")
     return ops.image.resize(

@@ -3,7 +3,7 @@ import keras
 from keras import ops
 
 from cosnet_tf.layers.coattention import CoAttention, _flatten_positions
-from cosnet_tf.losses.orthogonality import orthogonality_penalty
+from cosnet_tf.layers.orthogonality import orthogonality_penalty
 
 
 @keras.saving.register_keras_serializable(package="cosnet_tf")
@@ -65,17 +65,14 @@ class SymmetricCoAttention(CoAttention):
         return ops.matmul(ops.transpose(self.projection) * self.diagonal, self.projection)
 
     def affinity(self, v_a, v_b):
-        # Project both frames into the common space (rows of P), then weight
-        # the channels by D: A[i, j] = (P V_a(i))^T D (P V_b(j)).
+        # A[i, j] = (P V_a(i))^T D (P V_b(j)): both frames projected by P, channels weighted by D.
         pa = ops.matmul(_flatten_positions(v_a), ops.transpose(self.projection))
         pb = ops.matmul(_flatten_positions(v_b), ops.transpose(self.projection))
         return ops.matmul(pa * self.diagonal, ops.transpose(pb, (0, 2, 1)))
 
     def _add_penalty(self):
         if self.orthogonality_weight > 0:
-            # In float32 whatever the compute dtype: under a mixed policy the layer reads P in
-            # bf16, and a bf16 loss cannot be added to the float32 training loss. (P's values are
-            # then those rounded to bf16, close enough for a penalty weighted 1e-4.)
+            # float32 under any policy: a bf16 loss cannot be added to the float32 training loss.
             projection = ops.cast(self.projection, "float32")
             self.add_loss(orthogonality_penalty(projection, self.orthogonality_weight))
 

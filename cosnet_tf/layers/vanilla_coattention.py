@@ -20,7 +20,7 @@ class VanillaCoAttention(CoAttention):
             A random W (the authors' PyTorch default for `nn.Linear`, of
             Glorot scale) starts it as a random bilinear form: the softmax
             then picks arbitrary positions and, with raw features, is too
-            saturated for W to learn (docs/coattention.md).
+            saturated for W to learn (see docs/research-log.md).
         **kwargs: `CoAttention` arguments (`cosine`, `initial_temperature`, `no_match`,
             `recurrence_gate`, ...).
 
@@ -47,8 +47,7 @@ class VanillaCoAttention(CoAttention):
         )
 
     def affinity(self, v_a, v_b):
-        # A[i, j] = V_b(j)^T W V_a(i): transform a once (HW x C^2), then one
-        # batched HW x HW product.
+        # A[i, j] = V_b(j)^T W V_a(i): transform a once, then one batched HW x HW product.
         a = ops.matmul(_flatten_positions(v_a), ops.transpose(self.kernel))
         return ops.matmul(a, ops.transpose(_flatten_positions(v_b), (0, 2, 1)))
 

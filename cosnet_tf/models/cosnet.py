@@ -8,6 +8,10 @@ from cosnet_tf.layers import COATTENTION_VARIANTS, CoAttentionGate, Segmentation
 from cosnet_tf.models.inference_graphs import InferenceGraphs
 from cosnet_tf.models.presets import TRAINED_PRESETS, build_preset_backbone, trained_preset_path
 from cosnet_tf.utils.choices import FUSIONS
+from cosnet_tf.utils.validation import positive_int
+
+#: A backbone's output names: "embedding" (V) and, optionally, "low_level" (for the heads' decoder alone).
+BACKBONE_OUTPUTS = ("embedding", "low_level")
 
 
 def _frame_size(frames):
@@ -22,16 +26,58 @@ def _kept(tensor, keep):
     return tensor * ops.reshape(ops.cast(keep, tensor.dtype), (-1, 1, 1, 1))
 
 
+def fuse_gated_summaries(gated_summary, count, zero):
+    """Eq. 13: the mean of the gated summaries ``gated_summary(i)`` of N = ``count`` references.
+
+    The one place the N summaries are fused: `COSNet.segment` (so `cosnet
+    segment`, the explainer and the exported signatures) and
+    `COSNet.group_forward` (training on groups) both call it. The summaries are
+    added one at a time, so memory holds one at once, and ``count`` may be known
+    only at run time (a scalar tensor); N = 0 gives ``zero``, the frame-by-frame
+    baseline.
+
+    Args:
+        gated_summary: maps a reference index (an int or a scalar tensor) to
+            its gated summary, shaped like ``zero``.
+        count: N, a Python int or a scalar integer tensor.
+        zero: zeros shaped [B, h, w, C] like one summary.
+
+    Example:
+
+    >>> import numpy as np
+    >>> summaries = np.arange(6, dtype="float32").reshape(3, 1, 1, 1, 2)
+    >>> np.asarray(fuse_gated_summaries(lambda i: summaries[i], 3, np.zeros((1, 1, 1, 2), "float32"))).ravel()
+    array([2., 3.], dtype=float32)
+    """
+    total = ops.fori_loop(0, count, lambda i, acc: acc + gated_summary(i), zero)
+    return total / ops.cast(ops.maximum(count, 1), total.dtype)
+
+
+def _named_outputs(backbone):
+    """The backbone's symbolic outputs by name: a single output is the "embedding"."""
+    outputs = getattr(backbone, "output", None)
+    if outputs is None:
+        raise ValueError("The backbone must be a built Keras model with a known channel count.")
+    if not isinstance(outputs, dict):
+        outputs = {"embedding": outputs}
+    unknown = sorted(set(outputs) - set(BACKBONE_OUTPUTS))
+    if "embedding" not in outputs or unknown:
+        raise ValueError(
+            f"The backbone's outputs must be named {BACKBONE_OUTPUTS} (\"embedding\" required); got {sorted(outputs)}."
+        )
+    if any(output.shape[-1] is None for output in outputs.values()):
+        raise ValueError("The backbone must be a built Keras model with a known channel count.")
+    return outputs
+
+
 def _zero_summary_inputs(head, channels):
     """Starts a head's weights on the summary half of X = [Z, V] (Eq. 10) at zero.
 
     A new model then predicts from V alone, as its pretrained backbone does,
     and the summary enters only as its weights grow along the loss gradient.
-    With random weights there, an untrained summary is noise at the head's
-    input, and the fastest way down the loss is to shut the gate (Eq. 8),
-    which also shuts the gradient to the co-attention: measured, gate 0.03
-    after 400 steps with a random start against 0.53 with this one
-    (docs/coattention.md; it can still shut later in training).
+    Why: random weights there make an untrained summary noise at the head's
+    input, and training then shuts the gate (Eq. 8) and with it the gradient
+    to the co-attention (see docs/research-log.md).
     """
     kernel = head.first_layer.kernel
     kernel.assign(kernel * (1.0 - head.leading_input_mask(channels)).astype(kernel.dtype))
@@ -83,7 +129,9 @@ class COSNet(keras.Model):
 
     Args:
         backbone: a Keras model mapping RGB frames to NHWC features, e.g.
-            `ResNetDeepLabV3Backbone` or `MobileNetV2DeepLabV3Backbone`.
+            `ResNetDeepLabV3Backbone` or `MobileNetV2DeepLabV3Backbone`: its
+            outputs named as in `BACKBONE_OUTPUTS` (a dict), or a single
+            output, the embedding.
         coattention: "vanilla", "symmetric", "channel" or None.
         coattention_config: extra arguments of the co-attention layer
             (`orthogonality_weight` for "symmetric", `hidden_units` for
@@ -91,12 +139,12 @@ class COSNet(keras.Model):
         gate_bias: whether the gate has the bias b_f of Eq. 8 (the authors'
             released model has none).
         head_filters, head_depth: the segmentation module (`SegmentationHead`).
-        decoder_filters: with a backbone that packs low-level features into
-            its embedding (`low_level_block`), the width of the heads'
-            DeepLabv3+ decoder, which draws the mask at that finer stride.
-            Those packed channels reach only the decoder: the co-attention,
-            the gate and the saliency side output read the rest
-            (`attention_features`). Unused with other backbones.
+        decoder_filters: with a backbone that has a "low_level" output
+            (`MobileNetV2DeepLabV3Backbone(low_level_block=...)`), the width of
+            the heads' DeepLabv3+ decoder, which draws the mask at that finer
+            stride. The low-level features reach only the decoder: the
+            co-attention, the gate and the saliency side output read the
+            "embedding". Unused with other backbones.
         batch_norm_epsilon, batch_norm_momentum: of the heads' batch norms.
         synchronized_batch_norm: the heads' batch norms take statistics over
             the global batch of a `tf.distribute` strategy instead of each
@@ -150,9 +198,7 @@ class COSNet(keras.Model):
                 f"Unknown co-attention variant {coattention!r}; expected one of "
                 f"{sorted(COATTENTION_VARIANTS)} or None."
             )
-        channels = backbone.output.shape[-1] if hasattr(backbone, "output") else None
-        if channels is None:
-            raise ValueError("The backbone must be a built Keras model with a known channel count.")
+        outputs = _named_outputs(backbone)
         self.backbone = backbone
         self.coattention_variant = coattention
         self.coattention_config = dict(coattention_config or {})
@@ -162,16 +208,12 @@ class COSNet(keras.Model):
         self.batch_norm_epsilon = float(batch_norm_epsilon)
         self.batch_norm_momentum = float(batch_norm_momentum)
         self.synchronized_batch_norm = bool(synchronized_batch_norm)
-        self.feature_channels = int(channels)
-        # The embedding's last `low_level_channels` channels, if any, are the backbone's packed
-        # low-level map (MobileNetV2DeepLabV3Backbone's `low_level_block`), for the decoder alone.
-        self.low_level_channels = int(getattr(backbone, "low_level_channels", 0))
-        self.attention_channels = self.feature_channels - self.low_level_channels
+        self.attention_channels = int(outputs["embedding"].shape[-1])
+        self.low_level_channels = int(outputs["low_level"].shape[-1]) if "low_level" in outputs else 0
+        # `encode` gives one tensor per frame, the embedding then the low-level features.
+        self.feature_channels = self.attention_channels + self.low_level_channels
         self.decoder_filters = int(decoder_filters)
         self.inference_size = None if inference_size is None else tuple(int(v) for v in inference_size)
-        # (Imported here: the inference package imports this module.)
-        from cosnet_tf.inference.input_size import positive_int
-
         self.inference_short_side = (
             None if inference_short_side is None else positive_int("inference_short_side", inference_short_side)
         )
@@ -208,8 +250,7 @@ class COSNet(keras.Model):
         model is built and locked at the end of `__init__`."""
 
     def build(self, input_shape=None):
-        # Every weight shape follows from the channel count alone, so the model
-        # is built at construction (frames of any size work afterwards).
+        # Built at construction: every weight shape follows from the channel counts alone.
         if self.built:
             return
         c = self.attention_channels
@@ -228,22 +269,31 @@ class COSNet(keras.Model):
 
     # ------------------------------------------------------------------ parts
     def encode(self, frames, training=False):
-        """Feature embedding V of each frame: [B, H, W, 3] RGB -> [B, h, w, C]."""
+        """The features of each frame, [B, H, W, 3] RGB -> [B, h, w, C]: what `segment` reads.
+
+        One tensor per frame, so that it can be cached, stacked and served: the
+        backbone's "embedding" (V of Eq. 1), followed by its "low_level" output
+        when it has one (`feature_channels` in all). `attention_features` and
+        `low_level_features` split it again.
+        """
         frames = ops.convert_to_tensor(frames)
         if len(frames.shape) != 4 or frames.shape[-1] != 3:
             raise ValueError(f"`frames` must be RGB NHWC [B, H, W, 3]; got shape {tuple(frames.shape)}.")
-        return self.backbone(frames, training=training)
+        outputs = self.backbone(frames, training=training)
+        if not isinstance(outputs, dict):
+            return outputs
+        if "low_level" not in outputs:
+            return outputs["embedding"]
+        return ops.concatenate([outputs["embedding"], outputs["low_level"]], axis=-1)
 
     def attention_features(self, features):
-        """The part of an embedding from `encode` that the co-attention compares (V of Eq. 1).
-
-        All of it, unless the backbone packs low-level features for the decoder at its end.
-        """
+        """The backbone's "embedding" in features from `encode`: what the co-attention compares (V of Eq. 1)."""
         if not self.low_level_channels:
             return features
         return features[..., : self.attention_channels]
 
-    def _low_level(self, features):
+    def low_level_features(self, features):
+        """The backbone's "low_level" output in features from `encode` (None without one): the decoder's input."""
         return features[..., self.attention_channels :] if self.low_level_channels else None
 
     def saliency(self, features, output_size, training=False):
@@ -267,7 +317,7 @@ class COSNet(keras.Model):
         v = _kept(self.attention_features(features), feature_keep)
         x = v if self.coattention is None else ops.concatenate([summary, v], axis=-1)
         return head(
-            x, low_level=self._low_level(features), output_size=output_size, return_logits=return_logits,
+            x, low_level=self.low_level_features(features), output_size=output_size, return_logits=return_logits,
             training=training,
         )
 
@@ -357,7 +407,9 @@ class COSNet(keras.Model):
         for i, (query, gated) in enumerate(zip(features, summaries)):
             summary = None
             if gated:
-                summary = _kept(ops.mean(ops.stack(gated), axis=0), summary_keep)
+                stacked = ops.stack(gated)
+                summary = fuse_gated_summaries(lambda k: stacked[k], len(gated), ops.zeros_like(gated[0]))
+                summary = _kept(summary, summary_keep)
             keep = None if feature_keep is None else feature_keep[:, i]
             predictions.append(self._predict(self.head_a, summary, query, size, training, False, keep))
         return ops.stack(predictions, axis=1)
@@ -382,6 +434,28 @@ class COSNet(keras.Model):
         references = self.attention_features(reference_features)
         return [self.gate(self.coattention.summarize_query(query, references[:, i])) for i in range(n)]
 
+    def reference_attention(self, query_features, reference_features):
+        """What each of N references does to a query (Eq. 6-9): what `cosnet explain` draws.
+
+        Args:
+            query_features: [B, h, w, C] from `encode`.
+            reference_features: [B, N, h', w', C] from `encode` (N static).
+
+        Returns:
+            A list of N pairs: the gate's confidence f_g(Z) on the query's
+            summary ([B, h, w], Eq. 8) and the query's attention over the
+            reference's positions ([B, h*w, h'*w'], each row a distribution, Eq. 6).
+        """
+        self._check_features("query_features", query_features, 4)
+        self._check_features("reference_features", reference_features, 5)
+        query = self.attention_features(query_features)
+        references = self.attention_features(reference_features)
+        maps = []
+        for i in range(reference_features.shape[1]):
+            _, confidence = self.gate(self.coattention.summarize_query(query, references[:, i]), return_confidence=True)
+            maps.append((confidence[..., 0], self.coattention.attention(query, references[:, i])))
+        return maps
+
     def segment(
         self,
         query_features,
@@ -395,9 +469,9 @@ class COSNet(keras.Model):
 
         N may be known only at run time (a `None` dimension in a traced graph,
         N = 0 included): the references are attended to in turn in a loop, so
-        memory holds one (h*w) x (h'*w') affinity at a time, whatever N. This
-        is the only place Eq. 13 is written: `cosnet segment`, the explainer
-        and the exported SavedModel signatures all call it.
+        memory holds one (h*w) x (h'*w') affinity at a time, whatever N, and
+        fused by `fuse_gated_summaries` (Eq. 13). `cosnet segment`, the
+        explainer and the exported SavedModel signatures all call this method.
 
         Args:
             query_features: [B, h, w, C] from `encode`.
@@ -446,9 +520,8 @@ class COSNet(keras.Model):
             return ops.reshape(summary, ops.shape(attended))  # keeps the loop's static shape
 
         if fusion == "attention":
-            total = ops.fori_loop(0, n, lambda i, acc: acc + gated_summary(i), no_references)
             # N = 0 (known only at run time) leaves the sum at zero: the baseline again.
-            return predict(total / ops.cast(ops.maximum(n, 1), query.dtype), return_logits)
+            return predict(fuse_gated_summaries(gated_summary, n, no_references), return_logits)
 
         def fused_predictions():
             first = predict(gated_summary(0))
@@ -512,6 +585,8 @@ class COSNet(keras.Model):
             if not os.path.exists(preset):
                 raise FileNotFoundError(f"Saved model not found: {preset}")
             return keras.saving.load_model(preset)
+        if isinstance(backbone_weights, (str, os.PathLike)) and str(backbone_weights).endswith(".keras"):
+            backbone_weights = read_saved_cosnet(backbone_weights).backbone  # a trained model's backbone
         backbone, model_config = build_preset_backbone(preset, backbone_config, backbone_weights)
         coattention_config = model_config.pop("coattention_config", {})
         coattention_config.update(model_overrides.pop("coattention_config", None) or {})

@@ -1,4 +1,5 @@
 """A model's compiled inference functions, kept with the model."""
+import tensorflow as tf
 
 
 class InferenceGraphs:
@@ -24,8 +25,6 @@ class InferenceGraphs:
     def get(self, key, build):
         """The function stored under `key`; on first use, `tf.function(build())`."""
         if key not in self._functions:
-            import tensorflow as tf
-
             # reduce_retracing: one trace for all frame and batch sizes after the first change.
             self._functions[key] = tf.function(build(), reduce_retracing=True)
         return self._functions[key]

@@ -121,9 +121,10 @@ def build_preset_backbone(preset, backbone_config=None, backbone_weights=None):
         preset: a name in `PRESETS`.
         backbone_config: overrides of the backbone part (e.g. output_stride).
         backbone_weights: None, "imagenet" (MobileNetV2 only: downloads the
-            keras.applications file) or the path of a Keras `.h5` file whose
+            keras.applications file), the path of a Keras `.h5` file whose
             layers are matched by name (a no-top MobileNetV2 or the DeepLabv3
-            PASCAL file).
+            PASCAL file), or a Keras model whose layers are (a trained COSNet's
+            backbone: `COSNet.from_preset` reads a saved `.keras` file into one).
 
     Returns:
         The built backbone and a copy of the preset's model settings.

@@ -16,7 +16,7 @@ code name ("NOT_FOUND", "INVALID_ARGUMENT", ...).
 
 `segment_video(client, frames, num_references=N)` segments a video encoding
 each frame exactly once, with the references `cosnet segment` picks
-(`cosnet_tf.inference.reference_schedule`), each query segmented against its
+(`cosnet_tf.inference.reference_plan`), each query segmented against its
 own with `segment_from_features`: served and in-process masks agree.
 
 Example::
@@ -33,7 +33,7 @@ import urllib.request
 
 import numpy as np
 
-from cosnet_tf.inference.reference_sampling import video_reference_plan
+from cosnet_tf.inference.reference_sampling import reference_plan
 
 DEFAULT_GRPC_PORT = 8500
 DEFAULT_REST_PORT = 8501
@@ -287,7 +287,7 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
 
     The loop is `cosnet segment`'s own (`cosnet_tf.inference.video_stream.stream_video`)
     with the model calls sent to the server: the same references for each
-    query (`reference_schedule`: the query is never its own reference), each
+    query (`reference_plan`: the query is never its own reference), each
     frame encoded exactly once (`encode`, `encode_batch_size` frames per
     request), features kept only until their last use. A served model and the
     same model in process therefore give the same masks.
@@ -311,7 +311,7 @@ def iter_segment_video(client, frames, num_references=5, encode_batch_size=4, sa
     if hasattr(frames, "__len__") and len(frames) == 0:
         return
     source = open_frame_source(frames)  # checks sizes, names bad files; reads frames as needed
-    plan = video_reference_plan(len(source), num_references, sampling, rng=seed)
+    plan = reference_plan(len(source), num_references, sampling, rng=seed)
     for _, probability, _ in stream_video(ServedCore(client), source, plan, encode_batch_size):
         yield probability
 
