@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 # name -> the module that defines it, imported when the name is first used
 _LAZY = {
     "COSNet": "cosnet_tf.models",
-    "load_model": "cosnet_tf.models.shipped",
+    "load_model": "cosnet_tf.models.loading",
     "segment_video": "cosnet_tf.inference.segment_video",
 }
 

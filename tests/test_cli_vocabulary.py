@@ -140,7 +140,7 @@ def test_the_lazy_names_are_the_real_ones():
     import cosnet_tf
     from cosnet_tf.inference.segment_video import segment_video
     from cosnet_tf.models import COSNet
-    from cosnet_tf.models.shipped import load_model
+    from cosnet_tf.models.loading import load_model
 
     assert (cosnet_tf.COSNet, cosnet_tf.load_model, cosnet_tf.segment_video) == (COSNet, load_model, segment_video)
     assert set(cosnet_tf.__all__) <= set(dir(cosnet_tf))

@@ -2,7 +2,7 @@
 import numpy as np
 
 from cosnet_tf.inference.video_segmenter import VideoSegmenter
-from cosnet_tf.models.shipped import load_model
+from cosnet_tf.models.loading import load_model
 
 
 def segment_video(video, model=None, num_references=5, threshold=0.5, **segmenter_options):

@@ -65,20 +65,3 @@ def shipped_model_path(relative_path=None):
         f"`cosnet train --config {TRAINING_CONFIG}` writes it); pass a .keras path instead"
     )
 
-
-def load_model(path=None):
-    """The shipped model (default; `SHIPPED_MODEL`), or the saved `.keras` model at `path`.
-
-    `load_model(NO_COATTENTION_MODEL)` loads the shipped `coattention=None` twin; so do
-    `COSNet.from_preset("cosnet_mobilenetv2_davis_none")` and, for the default,
-    `COSNet.from_preset("cosnet_mobilenetv2_davis")`.
-
-    Example:
-        >>> import cosnet_tf
-        >>> model = cosnet_tf.load_model()  # doctest: +SKIP
-    """
-    from cosnet_tf.models.cosnet import COSNet
-
-    if path is None or path in SHIPPED_FILES:
-        path = shipped_model_path(path)
-    return COSNet.from_preset(path)
