@@ -1,8 +1,10 @@
 """The wheel: built from the checkout, installed apart from it, it segments with the models it carries."""
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 
 import numpy as np
@@ -26,7 +28,12 @@ def test_setup_reads_the_version_of_the_package():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """(wheel, target folder): the wheel built from a copy of the checkout, installed with `pip --target`."""
+    """(wheel, venv): the wheel built from a copy of the checkout, installed into a fresh venv.
+
+    The venv borrows this environment's dependencies (TensorFlow is not downloaded again) through a
+    `.pth` line naming its site-packages. Lines of a `.pth` file only extend `sys.path`, so the
+    editable install's finder there, which points at the checkout, is never run.
+    """
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
     shutil.copytree(REPO_ROOT, source, ignore=_NOT_SOURCES)
@@ -35,18 +42,21 @@ def installed(tmp_path_factory):
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"), str(source)],
                    check=True, capture_output=True, timeout=600)
     (wheel,) = (root / "dist").glob("cosnet_tf-*.whl")
-    target = root / "site"
-    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=600)
-    return wheel, target
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    python = venv / "bin" / "python"
+    venv_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+    (pathlib.Path(venv_site) / "_borrowed_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", "install", "--no-deps",
+                    "--no-compile", str(wheel)], check=True, capture_output=True, timeout=600)
+    return wheel, venv
 
 
-def _run_installed(target, argv, cwd, timeout=900):
-    # Only the installed wheel and the environment's dependencies: no checkout on the path, run
-    # from a folder outside it (the environment's editable finder points at a checkout, but a
-    # PYTHONPATH entry comes before it).
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(PYTHONPATH=str(target), TF_CPP_MIN_LOG_LEVEL="3")
+def _run_installed(venv, argv, cwd, timeout=900):
+    # The venv's own interpreter and scripts, from a folder outside the checkout, no PYTHONPATH.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -73,14 +83,14 @@ def test_the_installed_wheel_segments_with_its_own_model(installed, tmp_path):
     import av
     from PIL import Image
 
-    _, target = installed
+    _, venv = installed
     frames = tmp_path / "frames"
     frames.mkdir()
     with av.open(str(REPO_ROOT / "cosnet_tf" / "assets" / "bigbuckbunny_clip.mp4")) as video:
         for index, frame in zip(range(8), video.decode(video=0)):
             frame.to_image().resize((320, 180)).save(frames / f"{index:05d}.jpg", quality=95)
 
-    cli = _run_installed(target, [sys.executable, str(target / "bin" / "cosnet"), "segment", str(frames),
+    cli = _run_installed(venv, [str(venv / "bin" / "cosnet"), "segment", str(frames),
                                   "--out", str(tmp_path / "cli")], cwd=tmp_path)
     assert cli.returncode == 0, cli.stderr[-3000:]
     cli_masks = np.stack([np.asarray(Image.open(p)) for p in sorted((tmp_path / "cli").glob("*.png"))])
@@ -100,13 +110,13 @@ def test_the_installed_wheel_segments_with_its_own_model(installed, tmp_path):
         "assert COSNet.from_preset('cosnet_mobilenetv2_davis_none').coattention is None\n"
         "np.save(sys.argv[2], np.stack([masks, again]))\n"
     )
-    api = _run_installed(target, [sys.executable, "-c", code, str(frames), str(tmp_path / "api.npy")],
+    api = _run_installed(venv, [str(venv / "bin" / "python"), "-c", code, str(frames), str(tmp_path / "api.npy")],
                          cwd=tmp_path)
     assert api.returncode == 0, api.stderr[-3000:]
     places = dict(line.split(" ", 1) for line in api.stdout.splitlines() if line.split(" ", 1)[0] in
                   ("package", "model", "clip"))
     for what, path in places.items():  # the wheel's files, not the checkout's
-        assert path.startswith(str(target) + os.sep), (what, path)
+        assert path.startswith(str(venv) + os.sep), (what, path)
     api_masks, preset_masks = np.load(tmp_path / "api.npy")
     assert api_masks.shape == cli_masks.shape == (8, 180, 320)
     np.testing.assert_array_equal(api_masks, cli_masks)
