@@ -165,3 +165,19 @@ def test_from_preset_takes_reference_fusion():
     model = COSNet.from_preset("mobilenetv2", backbone_config=TINY_BACKBONE, head_filters=16,
                                reference_fusion="joint")
     assert model.reference_fusion == "joint"
+
+
+def test_cosnet_train_selects_joint_attention_for_its_groups():
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training.run import build_trainer
+    from tests.conftest import TINY_BACKBONE
+
+    args = build_parser().parse_args(["train", "--davis-root", "x", "--reference-fusion", "joint",
+                                      "--model-config", f'{{"backbone_config": {TINY_BACKBONE}, "head_filters": 16}}'
+                                      .replace("'", '"')])
+    config = config_from_args(args)
+    assert config.model["reference_fusion"] == "joint"
+    trainer = build_trainer(config)
+    assert trainer.reference_fusion == "joint"
+    assert trainer.to_inference_model().reference_fusion == "joint"  # what gets shipped segments jointly

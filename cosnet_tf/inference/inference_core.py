@@ -95,11 +95,9 @@ class InferenceCore:
         """uint8 frames [B, H, W, 3] -> features [B, h, w, C] at the model's input size."""
         model_size = self.model_size(tuple(frames.shape[1:3]))
         resize = tuple(frames.shape[1:3]) != tuple(model_size)
-        model = self.model
+        model, flip = self.model, self.flip
 
         # Inner names differ from the methods': autograph finds a function's source by its name.
-        flip = self.flip
-
         def build():
             def encode_frames(frames, size):
                 x = tf.cast(frames, tf.float32)

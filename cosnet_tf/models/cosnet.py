@@ -123,9 +123,9 @@ class COSNet(keras.Model):
     the gated attention summaries (Eq. 13, `fusion="attention"`, the paper's
     choice), the N predictions (`fusion="prediction"`, what the authors' test
     script does), or attending to all N references at once (`fusion="joint"`:
-    one softmax over every position of every reference, one gated summary). With N = 0 there is no co-attention: the
-    summary Z is zero and the head sees only the frame's own features (the
-    frame-by-frame baseline of Table 2). With `coattention=None` the model has
+    one softmax over every position of every reference, one gated summary).
+    With N = 0 there is no co-attention: the summary Z is zero and the head
+    sees only the frame's own features (the frame-by-frame baseline of Table 2). With `coattention=None` the model has
     no co-attention module at all and its heads read V alone.
 
     Args:
@@ -137,11 +137,6 @@ class COSNet(keras.Model):
         coattention_config: extra arguments of the co-attention layer
             (`orthogonality_weight` for "symmetric", `hidden_units` for
             "channel").
-        reference_fusion: how this model fuses N references, one of
-            `FUSIONS`: in training on groups (`group_forward`) and in
-            `segment` when it is given no `fusion`. "attention" (the
-            default) is Eq. 13, "joint" one softmax over all references'
-            positions (see `CoAttention.summarize_query_jointly`).
         gate_bias: whether the gate has the bias b_f of Eq. 8 (the authors'
             released model has none).
         head_filters, head_depth: the segmentation module (`SegmentationHead`).
@@ -164,6 +159,11 @@ class COSNet(keras.Model):
             (both sides multiples of the output stride; see
             `cosnet_tf.inference.input_size`). Takes precedence over
             `inference_size`.
+        reference_fusion: how this model fuses N references, one of
+            `FUSIONS`: in training on groups (`group_forward`) and in
+            `segment` when it is given no `fusion`. "attention" (the
+            default) is Eq. 13, "joint" one softmax over all references'
+            positions (see `CoAttention.summarize_query_jointly`).
 
     Example:
 
@@ -187,7 +187,6 @@ class COSNet(keras.Model):
         backbone,
         coattention="vanilla",
         coattention_config=None,
-        reference_fusion="attention",
         gate_bias=True,
         head_filters=256,
         head_depth=1,
@@ -197,6 +196,7 @@ class COSNet(keras.Model):
         synchronized_batch_norm=False,
         inference_size=None,
         inference_short_side=None,
+        reference_fusion="attention",
         **kwargs,
     ):
         super().__init__(**kwargs)
