@@ -166,7 +166,8 @@ def main(argv=None):
     for sequence in dev:
         frames = np.stack([load_rgb_image(path) for path in sequence.frame_paths])
         masks = np.stack([read_mask(path, threshold=0) for path in sequence.mask_paths])
-        composite, composite_masks, _ = composite_sequence(frames, masks, objects, sequence_seed(args.seed, sequence.name))
+        seed = sequence_seed(args.seed, sequence.name)
+        composite, composite_masks, _ = composite_sequence(frames, masks, objects, seed)
         if args.out:
             from PIL import Image
 
@@ -191,8 +192,8 @@ def main(argv=None):
             differences = [scores[f"{kind} N={high}"][name] - scores[f"{kind} N={low}"][name]
                            for name in scores[f"{kind} N={low}"]]
             interval = bootstrap_interval(differences) if len(differences) > 1 else (np.nan, np.nan)
-            print(f"{kind}: J(N={high}) - J(N={low}) = {np.mean(differences):+.3f} "
-                  f"(95% bootstrap interval over {len(differences)} sequences {interval[0]:+.3f} to {interval[1]:+.3f})")
+            print(f"{kind}: J(N={high}) - J(N={low}) = {np.mean(differences):+.3f} (95% bootstrap interval "
+                  f"over {len(differences)} sequences {interval[0]:+.3f} to {interval[1]:+.3f})")
     fusion = args.fusion or f"the model's own, {getattr(model, 'reference_fusion', 'attention')}"
     print(f"{time.perf_counter() - started:.0f} s (seed {args.seed}, fusion {fusion}, flip {args.flip})")
     if args.out:
