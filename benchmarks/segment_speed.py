@@ -10,7 +10,9 @@ only the query branch. Both run here in one process, in TensorFlow graphs
 (the speed does not depend on the weights).
 
 Part 1: frames/s of both at 473x473 (the authors' input size) for N = 0, 1,
-2, 5 and each preset given, and their ratio. The segmenter processes a video
+2, 5 and each preset (or saved .keras model) given, and their ratio; with
+``--fusions attention joint``, the segmenter once per fusion (the mean of N
+gated summaries, Eq. 13, against one softmax over all N references' positions). The segmenter processes a video
 of max(N + 1, queries) frames (N + 1 is the fewest that give every query N
 references; each frame costs one encode plus one query segmentation whatever
 the video's length); the authors' procedure is timed on the first
@@ -28,6 +30,8 @@ Usage (from the repository root)::
     python benchmarks/segment_speed.py
     python benchmarks/segment_speed.py --presets mobilenetv2 --refs 0 5 --queries 2
     python benchmarks/segment_speed.py --skip-480p
+    python benchmarks/segment_speed.py --presets saved_models/cosnet_mobilenetv2_davis.keras \
+        --size 320 576 --refs 5 --fusions attention joint --queries 1 --skip-480p
 """
 from __future__ import annotations
 
@@ -46,12 +50,15 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from cosnet_tf import COSNet  # noqa: E402
-from cosnet_tf.inference import VideoSegmenter, reference_plan  # noqa: E402
+from cosnet_tf.inference import FUSIONS, VideoSegmenter, reference_plan  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", nargs="+", default=["mobilenetv2", "resnet101_official"])
+    parser.add_argument("--presets", nargs="+", default=["mobilenetv2", "resnet101_official"],
+                        help="preset names or saved .keras models")
+    parser.add_argument("--fusions", nargs="+", default=["attention"], choices=FUSIONS,
+                        help="part 1: the segmenter's fusions timed (default attention)")
     parser.add_argument("--refs", nargs="+", type=int, default=[0, 1, 2, 5], help="values of N")
     parser.add_argument("--size", nargs=2, type=int, default=(473, 473), metavar=("H", "W"))
     parser.add_argument("--queries", type=int, default=3,
@@ -117,22 +124,32 @@ def part1(args):
         # the fastest of a few timings is the steady state.
         repeats = 1 if resnet else args.repeats
         for n in args.refs:
-            segmenter = VideoSegmenter(model, num_references=n, input_size=None,
-                                       batch_size=args.batch_size)
-            segmenter.warm_up((height, width))
             video = random_video(max(n + 1, queries), height, width, seed=n)
-            seconds = min(timed(segmenter.segment, video)[0] for _ in range(repeats))
-            ours = len(video) / seconds
+            # N = 0 has no references to fuse: one row.
+            fusions = args.fusions if n > 0 else args.fusions[:1]
+            segmenters = {}
+            for fusion in fusions:
+                segmenters[fusion] = VideoSegmenter(model, num_references=n, fusion=fusion, input_size=None,
+                                                    batch_size=args.batch_size)
+                segmenters[fusion].warm_up((height, width))
+            best = {fusion: np.inf for fusion in fusions}
+            for _ in range(repeats):  # interleaved, so that a busy moment hits every fusion
+                for fusion, segmenter in segmenters.items():
+                    best[fusion] = min(best[fusion], timed(segmenter.segment, video)[0])
 
             def authors_run():
                 for query in range(queries):
                     authors.segment_query(video, query, n)
 
             theirs = queries / min(timed(authors_run)[0] for _ in range(repeats))
-            rows.append((preset, n, ours, theirs))
-            print(f"{preset:20s} N={n}  segmenter {ours:7.3f} frames/s ({len(video)} frames)   "
-                  f"authors' procedure {theirs:7.3f} frames/s ({queries} queries)   "
-                  f"ratio {ours / theirs:5.2f}x", flush=True)
+            for fusion in fusions:
+                ours = len(video) / best[fusion]
+                rows.append((preset, n, fusion, ours, theirs))
+                label = f" {fusion:9s}" if len(args.fusions) > 1 else ""
+                print(f"{preset:20s} N={n}{label}  segmenter {ours:7.3f} frames/s ({len(video)} frames, "
+                      f"{best[fusion] / len(video):.3f} s/frame)   "
+                      f"authors' procedure {theirs:7.3f} frames/s ({queries} queries)   "
+                      f"ratio {ours / theirs:5.2f}x", flush=True)
     return rows
 
 

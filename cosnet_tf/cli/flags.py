@@ -237,7 +237,8 @@ def add_fusion_argument(parser):
     from cosnet_tf.utils.choices import FUSIONS
 
     parser.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0],
-                        help="fuse the N gated summaries (attention, Eq. 13) or the N predictions")
+                        help="fuse the N gated summaries (attention, Eq. 13), the N predictions, or attend to all N "
+                        "references in one softmax (joint)")
 
 
 def add_size_arguments(parser, *, short_side=True, default_text="the model's own"):

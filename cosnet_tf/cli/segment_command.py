@@ -53,6 +53,8 @@ def add_segment_parser(sub):
     p.add_argument("--reference-pool", type=at_least(1), default=1, metavar="K",
                    help="average-pool reference features KxK before co-attention: about K^2 times less "
                    "co-attention work on large frames, an approximation of Eq. 6-7 (1: exact)")
+    add_switch(p, "--flip", help="test-time flip averaging: also segment each frame mirrored (from its "
+               "mirrored references) and average the two probabilities; twice the model's work")
     add_switch(p, "--crf", help="refine each frame with a dense CRF (pydensecrf2)")
     defaults = DenseCRF()
     for name, (kind, text) in _CRF_FLAGS.items():
@@ -118,6 +120,7 @@ def run_segment(args):
         seed=args.seed,
         crf_workers=args.crf_workers,
         reference_pool=args.reference_pool,
+        flip=args.flip,
     )
     if not args.quiet:
         print(f"model loaded in {time.perf_counter() - started:.1f} s; "
@@ -132,6 +135,6 @@ def run_segment(args):
     print(
         f"segmented {frames} frames of {len(sources)} video(s) in {seconds:.1f} s "
         f"({frames / max(seconds, 1e-9):.2f} frames/s; {references}, "
-        f"{size_text}{', CRF' if crf else ''}); masks in {args.out}"
+        f"{size_text}{', flip' if args.flip else ''}{', CRF' if crf else ''}); masks in {args.out}"
     )
     return {"frames": frames, "seconds": seconds, "videos": len(sources), "last_input_size": size}

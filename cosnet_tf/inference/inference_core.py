@@ -9,7 +9,7 @@ from cosnet_tf.layers.resize import resize_bilinear
 from cosnet_tf.models.inference_graphs import InferenceGraphs
 
 
-def segment_at_frame_size(model, query, references, model_size, frame_size=None, fusion="attention"):
+def segment_at_frame_size(model, query, references, model_size, frame_size=None, fusion=None):
     """[B, H, W, 1] probabilities of queries encoded at ``model_size``, at their frame's size.
 
     The model segments at its input size (Eq. 13 through ``model.segment``), then the
@@ -40,12 +40,19 @@ class InferenceCore:
     Args:
         model: a `COSNet` (anything with its ``encode``, ``segment`` and
             ``inference_size``).
-        fusion: ``"attention"`` (Eq. 13) or ``"prediction"``.
+        fusion: ``"attention"`` (Eq. 13), ``"prediction"`` or ``"joint"``; None: the model's own
+            (``model.reference_fusion``).
         input_size, short_side: the model's input, see
             :func:`~cosnet_tf.inference.input_size.resolve_input_size`.
         reference_pool: K > 1 average-pools reference features K x K first.
         compile: run through ``tf.function`` graphs, kept on the model
             (``model.inference_graphs``); False runs eagerly (debugging).
+        flip: test-time flip averaging: every frame is also encoded mirrored
+            left-right, each query is segmented twice (as is, from its
+            references' features; mirrored, from the features of its mirrored
+            references) and the two probabilities averaged after the mirrored
+            one is flipped back. Twice the model's work. `encode` then gives
+            both features side by side on the channel axis (2 x the model's).
 
     Example:
 
@@ -62,9 +69,10 @@ class InferenceCore:
     (40, 56)
     """
 
-    def __init__(self, model, fusion="attention", input_size=None, short_side=None, reference_pool=1,
-                 compile=True):
+    def __init__(self, model, fusion=None, input_size=None, short_side=None, reference_pool=1,
+                 compile=True, flip=False):
         self.model = model
+        self.flip = bool(flip)
         self.fusion = fusion
         self.input_size = input_size
         self.short_side = short_side
@@ -87,7 +95,7 @@ class InferenceCore:
         """uint8 frames [B, H, W, 3] -> features [B, h, w, C] at the model's input size."""
         model_size = self.model_size(tuple(frames.shape[1:3]))
         resize = tuple(frames.shape[1:3]) != tuple(model_size)
-        model = self.model
+        model, flip = self.model, self.flip
 
         # Inner names differ from the methods': autograph finds a function's source by its name.
         def build():
@@ -95,12 +103,16 @@ class InferenceCore:
                 x = tf.cast(frames, tf.float32)
                 if resize:
                     x = tf.image.resize(x, size, method="bilinear")
-                return model.encode(x)
+                if not flip:
+                    return model.encode(x)
+                # One backbone call for the frames and their mirror images; the store keeps both as one map.
+                features = model.encode(tf.concat([x, x[:, :, ::-1]], axis=0))
+                return tf.concat(tf.split(features, 2, axis=0), axis=-1)
 
             return encode_frames
 
         size = tf.constant(model_size, tf.int32)
-        return self._function(("encode", resize), build)(tf.convert_to_tensor(frames), size)
+        return self._function(("encode", resize, flip), build)(tf.convert_to_tensor(frames), size)
 
     def stack_references(self, reference_maps):
         """N reference features [h, w, C] -> [1, N, h', w', C], pooled K x K once per reference set."""
@@ -119,19 +131,28 @@ class InferenceCore:
         model_size = self.model_size(frame_size) if model_size is None else tuple(model_size)
         count = 0 if references is None else int(references.shape[1])
         resize = tuple(model_size) != frame_size
-        model, fusion = self.model, self.fusion
+        model, fusion, flip = self.model, self.fusion, self.flip
 
         def build():
-            def segment_query(query, references, model_size, frame_size):
+            def segment_once(query, references, model_size, frame_size):
                 probability = segment_at_frame_size(
                     model, query, references, model_size, frame_size if resize else None, fusion
                 )
                 return probability[0, :, :, 0]
 
+            def segment_query(query, references, model_size, frame_size):
+                if not flip:
+                    return segment_once(query, references, model_size, frame_size)
+                # The first half of the channels: the frames as they are; the second: their mirror images.
+                halves = [tf.split(x, 2, axis=-1) if x is not None else (None, None) for x in (query, references)]
+                plain = segment_once(halves[0][0], halves[1][0], model_size, frame_size)
+                mirrored = segment_once(halves[0][1], halves[1][1], model_size, frame_size)
+                return 0.5 * (plain + mirrored[:, ::-1])
+
             return segment_query
 
         # N is part of the key: one summary per reference, N known to the trace.
-        function = self._function(("segment", fusion, count, resize), build)
+        function = self._function(("segment", fusion, count, resize, flip), build)
         probability = function(
             query, references, tf.constant(model_size, tf.int32), tf.constant(frame_size, tf.int32)
         )

@@ -114,8 +114,10 @@ class VideoSegmenter:
             frame-by-frame baseline (no co-attention, Table 2).
         sampling: ``"uniform"``, ``"random"`` or ``"local"`` (Table 1; see
             :func:`~cosnet_tf.inference.reference_plan`).
-        fusion: ``"attention"`` (mean of the gated summaries, Eq. 13) or
-            ``"prediction"`` (mean of the N probabilities, the authors' script).
+        fusion: ``"attention"`` (mean of the gated summaries, Eq. 13),
+            ``"prediction"`` (mean of the N probabilities, the authors'
+            script) or ``"joint"`` (one softmax over all N references'
+            positions); None: the model's own (``model.reference_fusion``).
         input_size: (height, width) the model sees; None: ``short_side``.
         short_side: scale each frame so its short side is about this long,
             keeping its aspect (sides rounded to the backbone's output
@@ -141,6 +143,11 @@ class VideoSegmenter:
             ``benchmarks/segment_speed.py`` for its cost and accuracy).
         compile: run the model through ``tf.function`` graphs (faster); False
             runs it eagerly (debugging).
+        flip: test-time flip averaging (see
+            :class:`~cosnet_tf.inference.inference_core.InferenceCore`): each
+            frame is also segmented mirrored, from the features of its
+            mirrored references, and the two probabilities averaged; twice the
+            model's work.
 
     Attributes:
         last_run: after a video, a dict: ``frames``, ``encoded`` (frames put
@@ -169,7 +176,7 @@ class VideoSegmenter:
         model,
         num_references=5,
         sampling="uniform",
-        fusion="attention",
+        fusion=None,
         input_size=None,
         batch_size=4,
         crf=None,
@@ -179,13 +186,14 @@ class VideoSegmenter:
         crf_workers=1,
         reference_pool=1,
         short_side=None,
+        flip=False,
     ):
         if isinstance(num_references, bool) or not isinstance(num_references, numbers.Integral) \
                 or num_references < 0:
             raise ValueError(f"num_references must be an integer >= 0, got {num_references!r}")
         if sampling not in SAMPLING_STRATEGIES:
             raise ValueError(f"unknown sampling {sampling!r}; expected one of {SAMPLING_STRATEGIES}")
-        if fusion not in FUSIONS:
+        if fusion is not None and fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; expected one of {FUSIONS}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
@@ -202,7 +210,8 @@ class VideoSegmenter:
         self.model = model
         self.num_references = int(num_references)
         self.sampling = sampling
-        self.fusion = fusion
+        self.fusion = getattr(model, "reference_fusion", "attention") if fusion is None else fusion
+        self.flip = bool(flip)
         self.input_size = positive_size("input_size", input_size)
         self.short_side = None if short_side is None else positive_int("short_side", short_side)
         self.batch_size = int(batch_size)
@@ -213,8 +222,8 @@ class VideoSegmenter:
         self.compile = bool(compile)
         self.reference_pool = int(reference_pool)
         self.last_run = {}
-        self.core = InferenceCore(model, fusion, self.input_size, self.short_side, self.reference_pool,
-                                  self.compile)
+        self.core = InferenceCore(model, self.fusion, self.input_size, self.short_side, self.reference_pool,
+                                  self.compile, self.flip)
 
     # ------------------------------------------------------------ model calls
     def resolve_input_size(self, frame_size):
@@ -337,5 +346,5 @@ class VideoSegmenter:
             f"fusion={self.fusion!r}, input_size={self.input_size}, short_side={self.short_side}, "
             f"batch_size={self.batch_size}, "
             f"crf={self.crf!r}, crf_workers={self.crf_workers}, threshold={self.threshold}, "
-            f"reference_pool={self.reference_pool})"
+            f"reference_pool={self.reference_pool}, flip={self.flip})"
         )

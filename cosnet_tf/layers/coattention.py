@@ -10,6 +10,11 @@ def _flatten_positions(features):
     return ops.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
 
 
+def _masked_logit(dtype):
+    """A logit whose softmax weight is exactly 0 beside any real one, finite in `dtype`."""
+    return -6.0e4 if str(dtype).endswith("float16") and "bfloat" not in str(dtype) else -1.0e9
+
+
 def _normalize(features):
     """Centred over each frame's positions, then unit length at each position."""
     centred = features - ops.mean(features, axis=(1, 2), keepdims=True)
@@ -35,6 +40,15 @@ class CoAttention(keras.layers.Layer):
 
     `summarize_query(v_a, v_b)` computes only `Z_a`, which is all a query frame
     needs at test time (Eq. 13) and saves half of the softmax and summary work.
+
+    Joint attention over N references (`summarize_query_jointly`, or
+    `layer(v_a, references, joint=True)`): Eq. 6-7 with b the union of the
+    positions of all N reference frames. Each reference's affinity is the
+    variant's own (for the channel-wise variant too: Eq. 5 still compares
+    every position with every position, with D_b from that reference), then
+    one softmax runs over all N*h'*w' positions and Z_a is one
+    attention-weighted sum over them, instead of the mean of N per-reference
+    summaries (Eq. 13). A reference masked out gets weight exactly 0.
 
     Args:
         cosine: compute the affinity on normalised features and multiply it
@@ -198,7 +212,9 @@ class CoAttention(keras.layers.Layer):
             self.build(v_a.shape, v_b.shape)
         return self._softmax(self.attention_logits(v_a, v_b))
 
-    def call(self, v_a, v_b):
+    def call(self, v_a, v_b, joint=False, reference_mask=None):
+        if joint:  # v_b: N references [B, N, h', w', C]; only the query's Z_a
+            return self.summarize_query_jointly(v_a, v_b, reference_mask)
         self._check_shapes(v_a.shape, v_b.shape)
         a = self.attention_logits(v_a, v_b)
         flat_a = _flatten_positions(v_a)
@@ -215,6 +231,71 @@ class CoAttention(keras.layers.Layer):
             self.build(v_a.shape, v_b.shape)
         z_a = self._summarize(self.attention_logits(v_a, v_b), _flatten_positions(v_b))
         return ops.reshape(z_a, ops.shape(v_a))
+
+    def _joint_logits(self, v_a, references, reference_mask=None):
+        """Logits over all references' positions [B, h*w, N*h'*w'] and their values [B, N*h'*w', C].
+
+        N folds into the batch, so each reference gets the variant's own affinity
+        (normalised per frame in the cosine form) and N may be known only at run time.
+        """
+        a_shape, r_shape = ops.shape(v_a), ops.shape(references)
+        batch, n = a_shape[0], r_shape[1]
+        references = ops.broadcast_to(references, (batch,) + tuple(r_shape[1:]))
+        positions = r_shape[2] * r_shape[3]
+        queries = ops.broadcast_to(ops.expand_dims(v_a, 1), (batch, n) + tuple(a_shape[1:]))
+        queries = ops.reshape(queries, (-1,) + tuple(a_shape[1:]))
+        folded = ops.reshape(references, (-1,) + tuple(r_shape[2:]))
+        logits = ops.reshape(self.attention_logits(queries, folded), (batch, n, a_shape[1] * a_shape[2], positions))
+        if reference_mask is not None:
+            keep = ops.reshape(ops.cast(reference_mask, "bool"), (-1, n, 1, 1))
+            logits = ops.where(keep, logits, ops.cast(_masked_logit(logits.dtype), logits.dtype))
+        logits = ops.reshape(ops.transpose(logits, (0, 2, 1, 3)), (batch, a_shape[1] * a_shape[2], n * positions))
+        return logits, ops.reshape(references, (batch, n * positions, r_shape[4]))
+
+    def _check_references(self, v_a, references, reference_mask):
+        if len(references.shape) != 5:
+            raise ValueError(
+                f"{self.__class__.__name__}: joint attention takes references [B, N, h, w, C]; "
+                f"got shape {tuple(references.shape)}."
+            )
+        self._check_shapes(v_a.shape, tuple(references.shape[:1]) + tuple(references.shape[2:]))
+        if reference_mask is not None and len(reference_mask.shape) != 2:
+            raise ValueError(f"`reference_mask` must be [B, N] of 0/1; got shape {tuple(reference_mask.shape)}.")
+        if not self.built:
+            self.build(v_a.shape, tuple(references.shape[:1]) + tuple(references.shape[2:]))
+
+    def joint_attention(self, v_a, references, reference_mask=None):
+        """S^c of joint attention: [B, h*w, N*h'*w'], each row one distribution over every
+        position of every reference (reference n's positions at columns n*h'*w' ...);
+        masked references' columns are 0 (with `no_match` a row sums to less than 1)."""
+        references = ops.convert_to_tensor(references)
+        mask = None if reference_mask is None else ops.convert_to_tensor(reference_mask)
+        self._check_references(v_a, references, mask)
+        logits, _ = self._joint_logits(v_a, references, mask)
+        return self._softmax(logits)
+
+    def summarize_query_jointly(self, v_a, references, reference_mask=None):
+        """Z_a [B, h, w, C] of query `v_a` from one softmax over all N `references` [B or 1, N, h', w', C].
+
+        Args:
+            v_a: query features [B, h, w, C].
+            references: [B, N, h', w', C] (or [1, N, ...], shared by every query);
+                N may be 0 or known only at run time.
+            reference_mask: [B, N] (or [1, N]) of 0/1, optional: a 0 marks a
+                padded or absent reference, whose positions get weight 0; a
+                query with no reference left gets a zero summary (the N = 0
+                baseline).
+        """
+        references = ops.convert_to_tensor(references, dtype=v_a.dtype)
+        mask = None if reference_mask is None else ops.convert_to_tensor(reference_mask)
+        self._check_references(v_a, references, mask)
+        logits, values = self._joint_logits(v_a, references, mask)
+        summary = self._summarize(logits, values)
+        if mask is not None:
+            # All references masked: the softmax would spread over padding; the summary is the baseline's zero.
+            present = ops.cast(ops.any(ops.cast(mask, "bool"), axis=1), summary.dtype)
+            summary = summary * ops.reshape(present, (-1, 1, 1))
+        return ops.reshape(summary, ops.shape(v_a))
 
     def compute_output_shape(self, v_a_shape, v_b_shape):
         return tuple(v_a_shape), tuple(v_b_shape)

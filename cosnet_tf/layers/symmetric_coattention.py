@@ -76,9 +76,9 @@ class SymmetricCoAttention(CoAttention):
             projection = ops.cast(self.projection, "float32")
             self.add_loss(orthogonality_penalty(projection, self.orthogonality_weight))
 
-    def call(self, v_a, v_b):
+    def call(self, v_a, v_b, joint=False, reference_mask=None):
         self._add_penalty()
-        return super().call(v_a, v_b)
+        return super().call(v_a, v_b, joint=joint, reference_mask=reference_mask)
 
     def get_config(self):
         config = super().get_config()

@@ -120,11 +120,12 @@ class COSNet(keras.Model):
 
     At test time, `encode` computes each frame's embedding once and `segment`
     segments a query from the embeddings of N >= 0 reference frames, fusing
-    either the gated attention summaries (Eq. 13, `fusion="attention"`, the
-    paper's choice) or the N predictions (`fusion="prediction"`, what the
-    authors' test script does). With N = 0 there is no co-attention: the
-    summary Z is zero and the head sees only the frame's own features (the
-    frame-by-frame baseline of Table 2). With `coattention=None` the model has
+    the gated attention summaries (Eq. 13, `fusion="attention"`, the paper's
+    choice), the N predictions (`fusion="prediction"`, what the authors' test
+    script does), or attending to all N references at once (`fusion="joint"`:
+    one softmax over every position of every reference, one gated summary).
+    With N = 0 there is no co-attention: the summary Z is zero and the head
+    sees only the frame's own features (the frame-by-frame baseline of Table 2). With `coattention=None` the model has
     no co-attention module at all and its heads read V alone.
 
     Args:
@@ -158,6 +159,11 @@ class COSNet(keras.Model):
             (both sides multiples of the output stride; see
             `cosnet_tf.inference.input_size`). Takes precedence over
             `inference_size`.
+        reference_fusion: how this model fuses N references, one of
+            `FUSIONS`: in training on groups (`group_forward`) and in
+            `segment` when it is given no `fusion`. "attention" (the
+            default) is Eq. 13, "joint" one softmax over all references'
+            positions (see `CoAttention.summarize_query_jointly`).
 
     Example:
 
@@ -190,6 +196,7 @@ class COSNet(keras.Model):
         synchronized_batch_norm=False,
         inference_size=None,
         inference_short_side=None,
+        reference_fusion="attention",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -198,8 +205,11 @@ class COSNet(keras.Model):
                 f"Unknown co-attention variant {coattention!r}; expected one of "
                 f"{sorted(COATTENTION_VARIANTS)} or None."
             )
+        if reference_fusion not in FUSIONS:
+            raise ValueError(f"Unknown reference_fusion {reference_fusion!r}; expected one of {FUSIONS}.")
         outputs = _named_outputs(backbone)
         self.backbone = backbone
+        self.reference_fusion = reference_fusion
         self.coattention_variant = coattention
         self.coattention_config = dict(coattention_config or {})
         self.gate_bias = bool(gate_bias)
@@ -367,7 +377,8 @@ class COSNet(keras.Model):
 
     def group_forward(self, frames, training=None, summary_keep=None, feature_keep=None):
         """Segments every frame of a group of G frames of one video with the other G - 1 as
-        its references, fused as at test time (Eq. 13: the mean of the gated summaries).
+        its references, fused as at test time by `reference_fusion` (Eq. 13, the mean of the
+        gated summaries, by default).
 
         Training with groups (`make_frame_pair_dataset(references=G - 1)`) lets the
         heads learn on the summaries that `segment` gives them with N references,
@@ -395,23 +406,35 @@ class COSNet(keras.Model):
         features = ops.reshape(features, (shape[0], group) + tuple(ops.shape(features)[1:]))
         features = [features[:, i] for i in range(group)]
         summaries = [[] for _ in range(group)]
+        fusion = self.reference_fusion
         if self.coattention is not None:
             attended = [self.attention_features(f) for f in features]
-            # One affinity per two frames gives both their summaries (Eq. 6-7), as in a pair.
             for i in range(group):
+                if fusion == "joint":
+                    others = ops.stack([attended[j] for j in range(group) if j != i], axis=1)
+                    summaries[i].append(self.gate(self.coattention(attended[i], others, joint=True)))
+                    continue
+                # One affinity per two frames gives both their summaries (Eq. 6-7), as in a pair.
                 for j in range(i + 1, group):
                     z_i, z_j = self.coattention(attended[i], attended[j])
                     summaries[i].append(self.gate(z_i))
                     summaries[j].append(self.gate(z_j))
         predictions = []
         for i, (query, gated) in enumerate(zip(features, summaries)):
+            keep = None if feature_keep is None else feature_keep[:, i]
+
+            def predict(summary):
+                return self._predict(self.head_a, summary, query, size, training, False, keep)
+
+            if gated and fusion == "prediction":
+                predictions.append(ops.mean(ops.stack([predict(_kept(z, summary_keep)) for z in gated]), axis=0))
+                continue
             summary = None
             if gated:
                 stacked = ops.stack(gated)
                 summary = fuse_gated_summaries(lambda k: stacked[k], len(gated), ops.zeros_like(gated[0]))
                 summary = _kept(summary, summary_keep)
-            keep = None if feature_keep is None else feature_keep[:, i]
-            predictions.append(self._predict(self.head_a, summary, query, size, training, False, keep))
+            predictions.append(predict(summary))
         return ops.stack(predictions, axis=1)
 
     # --------------------------------------------------- multi-reference test
@@ -461,9 +484,10 @@ class COSNet(keras.Model):
         query_features,
         reference_features=None,
         output_size=None,
-        fusion="attention",
+        fusion=None,
         return_logits=False,
         training=False,
+        reference_mask=None,
     ):
         """Segments query frames given the embeddings of N >= 0 reference frames (Eq. 13).
 
@@ -481,18 +505,27 @@ class COSNet(keras.Model):
                 has no co-attention.
             output_size: (height, width) of the query frame (a tensor is fine);
                 None keeps the feature resolution.
-            fusion: "attention" (mean of the N gated summaries, Eq. 13) or
-                "prediction" (mean of the N probabilities).
-            return_logits: pre-sigmoid output ("attention" fusion only: the
-                mean of probabilities has no single logit).
+            fusion: "attention" (mean of the N gated summaries, Eq. 13),
+                "prediction" (mean of the N probabilities) or "joint" (one
+                softmax over the positions of all N references, one gated
+                summary); None: the model's `reference_fusion`.
+            return_logits: pre-sigmoid output (not with "prediction" fusion:
+                the mean of probabilities has no single logit).
+            reference_mask: [B, N] (or [1, N]) of 0/1, optional ("attention"
+                and "joint" fusion): a 0 marks a padded or absent reference,
+                which then counts as if it were not there (weight 0 in the
+                joint softmax; left out of the mean of Eq. 13).
 
         Returns:
             [B, H, W, 1] foreground probabilities (or logits).
         """
+        fusion = self.reference_fusion if fusion is None else fusion
         if fusion not in FUSIONS:
             raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
         if return_logits and fusion == "prediction":
             raise ValueError("`return_logits` is not defined for prediction fusion.")
+        if reference_mask is not None and fusion == "prediction":
+            raise ValueError("`reference_mask` needs attention or joint fusion.")
         query = ops.convert_to_tensor(query_features)
         self._check_features("query_features", query, 4)
 
@@ -512,16 +545,28 @@ class COSNet(keras.Model):
             return predict(no_references, return_logits)
         batch = ops.shape(query)[0]
         attended_references = self.attention_features(references)  # once, not per reference
+        if fusion == "joint":
+            summary = self.coattention.summarize_query_jointly(attended, attended_references, reference_mask)
+            return predict(self.gate(summary), return_logits)
+        weights = None
+        if reference_mask is not None:
+            weights = ops.broadcast_to(ops.cast(reference_mask, attended.dtype), (batch, n))
 
         def gated_summary(i):
             reference = attended_references[:, i]  # [B or 1, h', w', C]
             reference = ops.broadcast_to(reference, (batch,) + tuple(ops.shape(reference)[1:]))
             summary = self.gate(self.coattention.summarize_query(attended, reference))
+            if weights is not None:
+                summary = summary * ops.reshape(weights[:, i], (-1, 1, 1, 1))
             return ops.reshape(summary, ops.shape(attended))  # keeps the loop's static shape
 
         if fusion == "attention":
             # N = 0 (known only at run time) leaves the sum at zero: the baseline again.
-            return predict(fuse_gated_summaries(gated_summary, n, no_references), return_logits)
+            summary = fuse_gated_summaries(gated_summary, n, no_references)
+            if weights is not None:  # the mean over the references present, not over all N
+                present = ops.maximum(ops.sum(weights, axis=1), 1.0)
+                summary = summary * ops.reshape(ops.cast(ops.maximum(n, 1), summary.dtype) / present, (-1, 1, 1, 1))
+            return predict(summary, return_logits)
 
         def fused_predictions():
             first = predict(gated_summary(0))
@@ -539,6 +584,7 @@ class COSNet(keras.Model):
             backbone=keras.saving.serialize_keras_object(self.backbone),
             coattention=self.coattention_variant,
             coattention_config=self.coattention_config,
+            reference_fusion=self.reference_fusion,
             gate_bias=self.gate_bias,
             head_filters=self.head_filters,
             head_depth=self.head_depth,

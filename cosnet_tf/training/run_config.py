@@ -43,6 +43,9 @@ class ModelFlags:
         type=dict, help='[model] backbone overrides as JSON, e.g. \'{"output_stride": 16}\'')
     coattention_config: Optional[dict] = setting(
         type=dict, help="[model] the variant's own settings as JSON, e.g. '{\"cosine\": true}'")
+    reference_fusion: Optional[str] = setting(
+        help="[model] how N references are fused, in training on groups and by default in segmentation: "
+        "attention (mean of gated summaries, Eq. 13) | joint (one softmax over all references) | prediction")
 
 
 def model_keys():

@@ -12,7 +12,8 @@ VARIANT_LABELS = {
     "channel": "Channel-wise co-attention (Eq. 5)",
     "none": "w/o co-attention (DeepLabv3 baseline)",
 }
-FUSION_LABELS = {"attention": "Attention summary fusion (Eq. 13)", "prediction": "Prediction fusion"}
+FUSION_LABELS = {"attention": "Attention summary fusion (Eq. 13)", "prediction": "Prediction fusion",
+                 "joint": "Joint attention over all references"}
 SAMPLING_LABELS = {
     "uniform": "Global uniform sampling",
     "random": "Global random sampling",

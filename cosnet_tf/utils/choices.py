@@ -8,5 +8,6 @@ choices without loading TensorFlow.
 SAMPLING_STRATEGIES = ("uniform", "random", "local")
 
 #: How `segment` combines N references: "attention" (the mean of the N gated summaries,
-#: Eq. 13) or "prediction" (the mean of the N probabilities, the authors' test script).
-FUSIONS = ("attention", "prediction")
+#: Eq. 13), "prediction" (the mean of the N probabilities, the authors' test script) or
+#: "joint" (one softmax over the positions of all N references, one gated summary).
+FUSIONS = ("attention", "prediction", "joint")
