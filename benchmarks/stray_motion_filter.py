@@ -1,8 +1,8 @@
 """Would motion against the background reject the strays? An offline check with a model's attention.
 
-Stop 24 found that most of the J that a better choice of object could add on DAVIS is lost to
-strays: objects that recur in every frame as the primary object does (parked vehicles, a
-crowd), so that recurrence cannot reject them. In frames 2 to 5 apart, the arg max of the
+Most of the J that a better choice of object could add on DAVIS is lost to strays: objects that
+recur in every frame as the primary object does (parked vehicles, a crowd), so that recurrence
+cannot reject them (docs/research-log.md#2026-11-27--where-davis-loses-j-strays-that-recur-as-the-object-does). In frames 2 to 5 apart, the arg max of the
 co-attention moves the object against the background and leaves the strays where the camera
 puts them (`coattention_diagnostics.py`, "motion"). This measures what that cue would be worth
 in J before any model uses it:

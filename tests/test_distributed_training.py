@@ -19,6 +19,7 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 
 @pytest.mark.slow  # two strategies x two steps, built twice: about a minute
+@pytest.mark.distributed
 @pytest.mark.parametrize("variant,optimizer", [("symmetric", "sgd"), ("vanilla", "partwise_adamw")])
 def test_mirrored_step_equals_the_one_device_step(variant, optimizer):
     """Global batch 4 on 2 replicas: same weights as batch 4 on one device, for a video and an image step.
@@ -41,6 +42,7 @@ def test_mirrored_step_equals_the_one_device_step(variant, optimizer):
 
 
 @pytest.mark.slow  # a short training run on two logical CPUs: about a minute
+@pytest.mark.distributed
 def test_cosnet_train_mirrored_over_two_logical_cpus(tmp_path):
     root = tmp_path / "data"
     gen = SyntheticVideoGenerator(num_sequences=3, num_frames=5, image_size=(48, 48), seed=2, num_val_sequences=1)
@@ -135,6 +137,7 @@ def _end(workers, timeout):
 
 
 @pytest.mark.slow  # two worker processes, started twice: about three minutes on 2 cores
+@pytest.mark.distributed
 def test_two_workers_train_in_sync_and_resume_after_a_kill(tmp_path):
     """MultiWorkerMirroredStrategy over loopback: one worker is killed after a checkpoint, both restart."""
     import time

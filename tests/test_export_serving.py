@@ -105,6 +105,7 @@ def grpc_client(server, **kwargs):
 
 
 # ------------------------------------------------------------------- export
+@pytest.mark.slow  # saved_model_cli in a subprocess: about 15 s
 def test_saved_model_cli_lists_exactly_the_three_signatures(exported):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     if not os.path.exists(cli):
@@ -476,6 +477,7 @@ def test_malformed_requests_get_tf_serving_errors_and_server_keeps_serving(expor
         client.close()
 
 
+@pytest.mark.slow  # `cosnet serve` in a subprocess: about 15 s
 def test_cosnet_serve_cli_serves_and_shuts_down_cleanly(exported):
     """`cosnet serve` in a subprocess: one request over gRPC, then SIGTERM -> exit 0."""
     model_dir = exported[1]

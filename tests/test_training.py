@@ -151,7 +151,7 @@ def test_head_learning_rate_multiplier(synthetic, make_optimizer):
     for multiplier in (1.0, 10.0):
         keras.utils.set_random_seed(0)
         model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=multiplier)
-        model.compile(optimizer=make_optimizer())
+        model.compile(optimizer=make_optimizer(), run_eagerly=True)  # eager: no trace for 1 step
         backbone_kernel = model.backbone.trainable_weights[0]
         before = model.head_a.classifier.kernel.numpy().copy(), backbone_kernel.numpy().copy()
         model.train_on_batch(x, y)
@@ -798,6 +798,7 @@ def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_
         dataclasses.replace(config, dtype_policy="mixed_float16")
 
 
+@pytest.mark.slow  # emulated bf16 on an AVX2 CPU: about 20 s
 def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(synthetic):
     """The symmetric co-attention adds Eq. 12's penalty with add_loss; under mixed_bfloat16 the
     layer reads P in bf16, and the penalty must still reach the float32 loss (it once stopped

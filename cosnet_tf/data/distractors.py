@@ -5,7 +5,8 @@ it alone and the co-attention has nothing to add (docs/coattention.md). An objec
 frame of *another* video and pasted into one frame of a pair is just as salient, but it is
 labelled background and does not recur in the pair's other frame: only comparing the two
 frames tells it from the primary object. This is the recurrence benchmark's one-frame
-distractor (`cosnet_tf.data.RecurrenceVideoGenerator`), made from real objects.
+distractor (`cosnet_tf.data.RecurrenceVideoGenerator`), made from real objects. What it did
+on DAVIS: docs/research-log.md#2026-11-27--one-frame-distractors-on-davis-the-gate-opens-j-falls.
 
 `paste_object` is the per-frame operation, in TensorFlow ops for `tf.data`;
 `make_frame_pair_dataset(paste_distractors=p)` pastes one into each frame with

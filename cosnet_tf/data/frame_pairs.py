@@ -31,7 +31,8 @@ Each frame of a pair receives its own random geometry (scale, crop, flip; see
 jitter is drawn once per pair and applied to both frames (``shared_pair_colour``, the
 default): it still differs from pair to pair, but an object keeps its look between the two
 frames. Jitter drawn per frame changes the primary object's colour between the frames of a
-pair, which is the very cue co-attention learns to match (docs/coattention.md).
+pair, which is the very cue co-attention learns to match
+(docs/research-log.md#2026-11-26--one-colour-jitter-per-frame-pair).
 
 Example:
     >>> import tempfile
@@ -119,17 +120,17 @@ def make_frame_pair_dataset(
         num_parallel_calls: parallelism of decoding and augmentation.
         prefetch_buffer_size: batches to prefetch; ``None`` or 0 disables.
         shared_pair_colour: one colour jitter for both frames of a pair
-            (True) or one per frame (False, as this package did before).
+            (True) or one per frame (False).
         paste_distractors: probability that a frame gets a one-frame
             distractor: the object of a random frame of *another* video,
             pasted as background (`cosnet_tf.data.distractors`). Drawn for
             each frame of a pair on its own, so a distractor does not recur
-            in the pair. 0 (the default) pastes nothing and draws exactly the
-            pairs it drew before; it needs two videos or more.
+            in the pair. 0 (the default) pastes nothing and leaves the pairs
+            as drawn; above 0 it needs two videos or more.
         distractor_scale: `(low, high)` size range of a pasted object
             (`DEFAULT_DISTRACTOR_SCALE`).
         references: partners of each ``frame_a``. 1 (the default) gives the
-            paper's pairs, exactly the pairs drawn before this option; K > 1
+            paper's pairs; K > 1
             gives ``frame_b`` / ``mask_b`` a K axis of distinct frames of the
             same video (repeating only in a video of K frames or fewer), with
             one colour jitter for the whole group.

@@ -219,12 +219,11 @@ class RecurrenceVideoGenerator(SyntheticVideoGenerator):
 
         The first of up to 24 draws whose centre lies at least
         ``min_separation`` times the larger reach from every object already
-        placed is kept (else the last draw). Keeping the *farthest* draw, as
-        the first version of this benchmark did, pushed distractors to the
-        frame's edges whenever the primary object sat near the centre: "the
-        most central object" then picked the primary in 78% of frames
-        against 42% by chance, a one-frame cue a `coattention=None` model
-        learned (docs/coattention.md, "The benchmark had a one-frame cue").
+        placed is kept (else the last draw). Keeping the *farthest* draw
+        would push distractors to the frame's edges whenever the primary
+        object sat near the centre, a one-frame cue that a
+        `coattention=None` model learns
+        (docs/research-log.md#2026-11-27--the-recurrence-benchmark-had-a-one-frame-cue).
         """
         height, width = self.image_size
         axis_a = self._size(rng)

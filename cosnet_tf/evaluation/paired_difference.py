@@ -2,8 +2,8 @@
 
 A benchmark score such as DAVIS-2016's J mean is an average over a handful of sequences (10
 dev sequences here), and two settings of one model (N = 0 and N = 5 references, say) differ
-by a few hundredths while single sequences move by several: on the shipped model, N = 5 adds
-+0.006 J on average, +0.056 on one sequence and -0.041 on another. Whether such a difference
+by a few hundredths while single sequences move by several
+(docs/research-log.md#2026-12-07--ten-dev-sequences-cannot-tell-a-gain-of-0006-j-from-002). Whether such a difference
 would hold on other video is a question about the spread over sequences, so the interval
 here comes from resampling sequences (a paired bootstrap: each resample keeps a sequence's
 two scores together). SciPy's `scipy.stats.bootstrap` does the resampling (the `[analysis]`

@@ -43,7 +43,8 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
             not the primary one are background. Segmenting them costs about
             (1 - eta) / eta ~ 20 times less than missing the object, so the
             one thing co-attention adds -- telling the primary object from
-            other salient ones -- barely moves the loss (docs/coattention.md).
+            other salient ones -- barely moves the loss
+            (docs/research-log.md#2026-11-26--eq-11s-class-balance-makes-distractors-nearly-free).
 
     Example:
 

@@ -82,8 +82,8 @@ def resolve_dtype_policy(name, flags=None, gpu_capabilities=None):
 def emulated_bf16_warning(name, flags=None, gpu_capabilities=None):
     """A warning for a run set to "mixed_bfloat16" on hardware that only emulates bf16; else None.
 
-    Emulated bf16 is slower than float32, not faster: the shipped DAVIS stage-1 config ran at
-    over 7.5 s a step on one core of a 2-core AVX2 EPYC against 3.6 s in float32 (stop 44).
+    Emulated bf16 is slower than float32, not faster (measured in
+    docs/research-log.md#2026-12-07--emulated-bf16-on-an-avx2-cpu-and-the-shipped-models-scores-there).
 
     >>> print(emulated_bf16_warning("mixed_bfloat16", flags={"avx2"}, gpu_capabilities=[]))
     dtype_policy = "mixed_bfloat16" on a machine where bf16 is emulated (no GPU, and the CPU has no AMX or AVX-512 BF16): training runs slower than in float32; dtype_policy = "auto" (--dtype-policy auto) picks float32 here
