@@ -2,11 +2,10 @@
 import os
 
 from cosnet_tf.cli.flags import HelpFormatter, add_alias, at_least
+from cosnet_tf.utils.choices import PROTOCOLS
 
 
 def add_evaluate_parser(sub):
-    from cosnet_tf.evaluation.protocols import PROTOCOLS
-
     p = sub.add_parser(
         "evaluate",
         formatter_class=HelpFormatter,

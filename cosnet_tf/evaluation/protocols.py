@@ -5,14 +5,9 @@ from cosnet_tf.evaluation.davis2016 import evaluate_davis2016
 from cosnet_tf.evaluation.evaluation_result import EvaluationResult
 from cosnet_tf.evaluation.fbms import evaluate_fbms
 from cosnet_tf.evaluation.youtube_objects import evaluate_youtube_objects
+from cosnet_tf.utils.choices import PROTOCOLS
 
-_PROTOCOL_FUNCTIONS = {
-    "davis2016": evaluate_davis2016,
-    "fbms": evaluate_fbms,
-    "youtube-objects": evaluate_youtube_objects,
-}
-#: Names accepted by :func:`evaluate`.
-PROTOCOLS = tuple(_PROTOCOL_FUNCTIONS)
+_PROTOCOL_FUNCTIONS = dict(zip(PROTOCOLS, (evaluate_davis2016, evaluate_fbms, evaluate_youtube_objects)))
 
 _ALIASES = {
     "davis": "davis2016",

@@ -11,3 +11,6 @@ SAMPLING_STRATEGIES = ("uniform", "random", "local")
 #: Eq. 13), "prediction" (the mean of the N probabilities, the authors' test script) or
 #: "joint" (one softmax over the positions of all N references, one gated summary).
 FUSIONS = ("attention", "prediction", "joint")
+
+#: Evaluation protocols of `cosnet evaluate`.
+PROTOCOLS = ("davis2016", "fbms", "youtube-objects")
