@@ -35,6 +35,9 @@ from cosnet_tf.serving import (  # noqa: E402
 )
 from tests.conftest import random_frames, tiny_cosnet  # noqa: E402
 
+# Its module fixtures are costly: the whole file on one xdist worker (pytest.ini: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("export_serving")
+
 INFERENCE_SIZE = (64, 64)
 TIMEOUT = 60.0
 ATOL = 1e-4  # graph vs eager float32 (oneDNN may pick other kernels)

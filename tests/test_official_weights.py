@@ -10,6 +10,9 @@ from cosnet_tf import COSNet
 from cosnet_tf.conversion import load_official_weights, official_weight_map
 from tests.conftest import REPO_ROOT, shared_path
 
+# Its module fixtures are costly: the whole file on one xdist worker (pytest.ini: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("official_weights")
+
 
 def _official_state_dict():
     script = shared_path("reference", "golden", "make_weights.py")

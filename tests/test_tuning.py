@@ -19,6 +19,9 @@ from cosnet_tf.tuning import (
 )
 from tests.conftest import TINY_BACKBONE, tiny_cosnet
 
+# Its module fixtures are costly: the whole file on one xdist worker (pytest.ini: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("tuning")
+
 
 def tiny_search_config(directory, **top):
     """A two-trial grid (vanilla vs no co-attention) on 4 tiny synthetic videos: seconds per trial."""
