@@ -110,7 +110,7 @@ class OnlineSegmenter(VideoSegmenter):
                 a folder, an array), or an iterator of uint8 [H, W, 3] frames.
             with_frames: also yield each frame.
         """
-        if hasattr(source, "__next__"):
+        if hasattr(source, "__next__") and not hasattr(source, "readinto"):  # frames, not a byte stream
             frames = enumerate(source)
         else:
             frames = open_online_source(source, stdin_size=self.stdin_size).iter_frames()

@@ -7,7 +7,7 @@ import sys
 from cosnet_tf.inference.array_frame_source import ArrayFrameSource
 from cosnet_tf.inference.frame_source import FrameSource
 from cosnet_tf.inference.image_frame_source import ImageFrameSource
-from cosnet_tf.inference.live_frame_source import PyAVStreamSource, RawFrameStream
+from cosnet_tf.inference.live_frame_source import LiveFrameSource, PyAVStreamSource, RawFrameStream
 from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
 
 
@@ -54,7 +54,7 @@ def open_online_source(source, stdin_size=None, name=None):
     """What online segmentation reads: a live source, or any :func:`open_frame_source` input.
 
     Args:
-        source: ``"-"`` for raw RGB24 frames on stdin, a binary stream of them, a URL or a
+        source: a live source (returned as is), ``"-"`` for raw RGB24 frames on stdin, a binary stream of them, a URL or a
             device PyAV opens (``rtsp://...``, ``http://...``, ``/dev/video0``), or anything
             :func:`open_frame_source` takes (read once, in order).
         stdin_size: (height, width) of raw frames (``"-"`` or a binary stream).
@@ -64,6 +64,8 @@ def open_online_source(source, stdin_size=None, name=None):
         A :class:`~cosnet_tf.inference.live_frame_source.LiveFrameSource` or a :class:`FrameSource`;
         both have ``iter_frames()``, ``name`` and ``fps``.
     """
+    if isinstance(source, LiveFrameSource):
+        return source
     if not is_live_input(source):
         return open_frame_source(source, name=name)
     if isinstance(source, (str, os.PathLike)) and os.fspath(source) != "-":
