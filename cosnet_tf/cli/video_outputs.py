@@ -71,10 +71,10 @@ def _folder_of_videos(path):
         return []
     videos = {}
     for entry in sorted(os.listdir(path), key=natural_sort_key):
-        full = os.path.join(path, entry)
-        stem, extension = os.path.splitext(entry)
         if entry.startswith("."):
             continue
+        full = os.path.join(path, entry)
+        stem, extension = os.path.splitext(entry)
         if os.path.isdir(full) and list_image_files(full):
             name = entry
         elif os.path.isfile(full) and extension.lower() in VIDEO_EXTENSIONS:
