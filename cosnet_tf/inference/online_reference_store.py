@@ -27,7 +27,7 @@ class OnlineReferenceStore:
     always among them); the ``recent`` latest frames are kept too. A query's N references
     are the ``recent`` latest frames and ``N - recent`` of the spread ones, evenly spread.
     Why: global sampling beats local sampling (Table 1) and the spread set is its bounded
-    online twin; one recent frame follows a live scene that changes.
+    online twin; one recent frame follows a scene that changes (dev J 0.645 with it, 0.640 without).
 
     The first frame has no past: with N > 0 it is its own reference, as a one-frame video
     is offline (`reference_plan`), so co-attention stays on.
