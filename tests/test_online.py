@@ -217,3 +217,21 @@ def test_a_stream_cut_mid_frame_names_the_problem():
     stream = RawFrameStream(io.BytesIO(bytes(2 * 4 * 4 * 3 + 5)), (4, 4))
     with pytest.raises(DataFileError, match="ended part-way through a frame"):
         list(stream.iter_frames())
+
+
+def test_a_url_is_read_as_a_live_stream_through_pyav(tmp_path):
+    av = pytest.importorskip("av")
+    from cosnet_tf.inference import PyAVStreamSource, is_live_input, open_online_source
+
+    path = tmp_path / "camera.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        for frame in _frames(4):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    url = f"file://{path}"
+    assert is_live_input(url) and is_live_input("-") and not is_live_input(str(path))
+    source = open_online_source(url)
+    assert isinstance(source, PyAVStreamSource) and (source.name, source.fps) == ("camera", 10.0)
+    assert [(index, frame.shape) for index, frame in source.iter_frames()] == [(i, (*SIZE, 3)) for i in range(4)]
