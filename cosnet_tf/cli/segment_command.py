@@ -39,10 +39,13 @@ def add_segment_parser(sub):
         "is encoded once and segmented from its co-attention with N reference frames. INPUT is a "
         "folder of frames (sorted by name), a video file (needs `pip install av`) or a DAVIS root "
         "(JPEGImages/480p/<sequence>). Writes OUT/%05d.png masks (0/255, the input's resolution), "
-        "or OUT/<sequence>/%05d.png for a DAVIS root (what `cosnet evaluate` reads); every file is "
-        "written to a temporary name and renamed, so an interrupted run leaves no half-written mask.",
+        "or OUT/<sequence>/%05d.png for a DAVIS root (what `cosnet evaluate` reads) and OUT/<name>/%05d.png "
+        "for a folder of videos; every file is written to a temporary name and renamed, so an interrupted "
+        "run leaves no half-written mask. With --online, each frame is segmented as it arrives from "
+        "references among the frames before it: INPUT may then be a live stream.",
     )
-    p.add_argument("input", help="frame folder, video file, or DAVIS root")
+    p.add_argument("input", help="frame folder, video file, DAVIS root, folder of videos (video files and frame "
+                   "folders: one OUT/<name>/ each) or, with --online, a live stream: '-' (stdin), a URL or a device")
     p.add_argument("--out", required=True, help="output folder")
     add_model_argument(p, help="a saved .keras file (path) or a preset name (architecture presets have "
                        "random weights: for timing only)")
@@ -63,6 +66,12 @@ def add_segment_parser(sub):
     p.add_argument("--crf-workers", type=at_least(1), default=os.cpu_count() or 1,
                    help="processes refining frames in parallel with the model (default: all CPUs)")
     add_video_output_arguments(p)
+    add_switch(p, "--online", help="segment each frame as it arrives, with references only from frames already "
+               "seen, kept in a bounded memory (the first frame, frames spread over the past, the latest one): "
+               "for live streams; masks are written as frames come in and Ctrl-C ends the run cleanly")
+    p.add_argument("--stdin-size", nargs=2, type=at_least(1), metavar=("H", "W"),
+                   help="with INPUT '-': stdin carries raw RGB24 frames of H x W pixels, H*W*3 bytes each "
+                   "(e.g. `ffmpeg -i SRC -f rawvideo -pix_fmt rgb24 - | cosnet segment - --online --stdin-size H W`)")
     p.set_defaults(func=run_segment)
 
 
@@ -97,39 +106,46 @@ def load_model(spec, command="segment"):
 
 def run_segment(args):
     """Segments INPUT as the parsed `args` say; returns frames, seconds (model loading excluded)."""
-    from cosnet_tf.inference import VideoSegmenter
+    from cosnet_tf.inference import OnlineSegmenter, VideoSegmenter
     from cosnet_tf.postprocessing import DenseCRF
 
     crf = None
     if args.crf:
         crf = DenseCRF(**{name: getattr(args, "crf_" + name) for name in _CRF_FLAGS})
+    if args.online and args.sampling != "uniform":
+        raise ValueError("--sampling does not apply with --online: references are past frames spread over the "
+                         "stream (OnlineReferenceStore)")
     # Sources first: a bad input fails in a second, before the model loads.
     sources = open_sources(args)
     started = time.perf_counter()
     model = load_model(args.model)
-    segmenter = VideoSegmenter(
-        model,
+    options = dict(
         num_references=args.refs,
-        sampling=args.sampling,
         fusion=args.fusion,
         input_size=args.input_size,
         short_side=args.short_side,
         batch_size=args.batch_size,
         crf=crf,
         threshold=args.threshold,
-        seed=args.seed,
         crf_workers=args.crf_workers,
         reference_pool=args.reference_pool,
         flip=args.flip,
     )
+    if args.online:
+        segmenter = OnlineSegmenter(model, **options)
+    else:
+        segmenter = VideoSegmenter(model, sampling=args.sampling, seed=args.seed, **options)
     if not args.quiet:
-        print(f"model loaded in {time.perf_counter() - started:.1f} s; "
-              f"{len(sources)} video(s), {sum(len(s) for s, *_ in sources)} frames")
+        known = [len(source) for source, *_ in sources if hasattr(source, "__len__")]
+        frames_text = f"{sum(known)} frames" if len(known) == len(sources) else "a live stream"
+        print(f"model loaded in {time.perf_counter() - started:.1f} s; {len(sources)} video(s), {frames_text}")
     started = time.perf_counter()
-    frames = write_video_outputs(args, sources, lambda source: segmenter.iter_segment(source, with_frames=True))
+    frames = write_video_outputs(args, sources, lambda source: segmenter.iter_segment(source, with_frames=True),
+                                 finish_on_interrupt=args.online)
     seconds = time.perf_counter() - started
     size = segmenter.last_run.get("input_size")
-    references = (f"N={args.refs} {args.sampling}, {args.fusion} fusion" if getattr(model, "coattention", None)
+    sampling = "online" if args.online else args.sampling
+    references = (f"N={args.refs} {sampling}, {args.fusion} fusion" if getattr(model, "coattention", None)
                   is not None else "no co-attention: frame by frame")
     size_text = f"model input {size[0]}x{size[1]}" if size else "no video left to segment"
     print(

@@ -11,6 +11,10 @@
 * Frame sources, decoded lazily with errors naming the file:
   :class:`ArrayFrameSource`, :class:`ImageFrameSource` (folders, path lists,
   DAVIS roots), :class:`VideoFileFrameSource` (PyAV); :func:`open_frame_source`.
+* Online: :class:`OnlineSegmenter` segments each frame as it arrives, with
+  references from a bounded memory of past frames (:class:`OnlineReferenceStore`);
+  it also reads live sources (:class:`PyAVStreamSource`: cameras, URLs;
+  :class:`RawFrameStream`: raw RGB24 on stdin), see :func:`open_online_source`.
 * :func:`explain_frame` / :func:`render_explanation_sheet` -- one frame's masks with
   and without references, gate confidence and attention maps (``cosnet explain``).
 * :class:`MaskWriter` -- writes masks, probability maps and overlays, each
@@ -34,8 +38,11 @@ from cosnet_tf.inference.explanation import FrameExplanation, explain_frame, ren
 from cosnet_tf.inference.frame_source import FrameSource
 from cosnet_tf.inference.image_frame_source import IMAGE_EXTENSIONS, ImageFrameSource
 from cosnet_tf.inference.inference_core import InferenceCore
+from cosnet_tf.inference.live_frame_source import LiveFrameSource, PyAVStreamSource, RawFrameStream
 from cosnet_tf.inference.mask_writer import MaskWriter
-from cosnet_tf.inference.open_frame_source import open_frame_source
+from cosnet_tf.inference.online_reference_store import OnlineReferenceStore, online_reference_plan
+from cosnet_tf.inference.online_segmenter import OnlineSegmenter, stream_online
+from cosnet_tf.inference.open_frame_source import is_live_input, open_frame_source, open_online_source
 from cosnet_tf.inference.reference_sampling import SAMPLING_STRATEGIES, reference_plan
 from cosnet_tf.inference.reference_feature_store import ReferenceFeatureStore
 from cosnet_tf.inference.video_frame_source import VideoFileFrameSource
@@ -51,14 +58,23 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageFrameSource",
     "InferenceCore",
+    "LiveFrameSource",
     "MaskWriter",
+    "OnlineReferenceStore",
+    "OnlineSegmenter",
+    "PyAVStreamSource",
+    "RawFrameStream",
     "ReferenceFeatureStore",
     "SAMPLING_STRATEGIES",
     "VideoFileFrameSource",
     "VideoSegmenter",
     "explain_frame",
+    "is_live_input",
+    "online_reference_plan",
     "open_frame_source",
+    "open_online_source",
     "reference_plan",
     "render_explanation_sheet",
+    "stream_online",
     "stream_video",
 ]

@@ -1,11 +1,12 @@
 """`segment_video`: a whole video's masks in one call."""
 import numpy as np
 
+from cosnet_tf.inference.online_segmenter import OnlineSegmenter
 from cosnet_tf.inference.video_segmenter import VideoSegmenter
 from cosnet_tf.models.loading import load_model
 
 
-def segment_video(video, model=None, num_references=5, threshold=0.5, **segmenter_options):
+def segment_video(video, model=None, num_references=5, threshold=0.5, online=False, **segmenter_options):
     """Masks of every frame of `video`, segmented as `cosnet segment` does.
 
     Args:
@@ -14,6 +15,8 @@ def segment_video(video, model=None, num_references=5, threshold=0.5, **segmente
         model: a `COSNet`; default the shipped model (`cosnet_tf.load_model()`).
         num_references: N reference frames per frame (0: frame by frame).
         threshold: foreground where the probability exceeds it.
+        online: segment each frame from past frames only, in a bounded memory
+            (`OnlineSegmenter`; `video` may then also be a live source, see `open_online_source`).
         **segmenter_options: more `VideoSegmenter` settings (sampling, fusion,
             short_side, input_size, crf, ...).
 
@@ -32,9 +35,12 @@ def segment_video(video, model=None, num_references=5, threshold=0.5, **segmente
         >>> masks = segment_video(video, model, num_references=2)
         >>> masks.shape, masks.dtype
         ((4, 48, 80), dtype('uint8'))
+        >>> segment_video(video, model, num_references=2, online=True).shape
+        (4, 48, 80)
     """
-    segmenter = VideoSegmenter(model if model is not None else load_model(), num_references,
-                               threshold=threshold, **segmenter_options)
+    segmenter_class = OnlineSegmenter if online else VideoSegmenter
+    segmenter = segmenter_class(model if model is not None else load_model(), num_references,
+                                threshold=threshold, **segmenter_options)
     masks = [segmenter.mask(probability) for _, probability in segmenter.iter_segment(video)]
     if not masks:
         raise ValueError(f"no frames to segment in {video!r}" if not hasattr(video, "shape")

@@ -6,6 +6,10 @@ import os
 from cosnet_tf.data.decoding import DataFileError
 from cosnet_tf.inference.frame_source import FrameSource
 
+#: File name endings read as videos in a folder of videos (case-insensitive).
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".ts",
+                    ".y4m", ".gif")
+
 
 def _import_av(path):
     from cosnet_tf.utils.extras import require
