@@ -44,8 +44,9 @@ def add_segment_parser(sub):
     )
     p.add_argument("input", help="frame folder, video file, or DAVIS root")
     p.add_argument("--out", required=True, help="output folder")
-    add_model_argument(p, help="a saved .keras file (path) or a preset name (architecture presets have "
-                       "random weights: for timing only)")
+    add_model_argument(p, help="a saved .keras file (path), a preset name (architecture presets have "
+                       "random weights: for timing only) or a LiteRT export (`cosnet export --format litert`: "
+                       "its folder, a variant folder or a .tflite file; needs the litert extra)")
     add_reference_arguments(p)
     add_fusion_argument(p)
     add_size_arguments(p, default_text="the model's own; the shipped model's is in its card")
@@ -65,8 +66,16 @@ def add_segment_parser(sub):
 
 
 def load_model(spec, command="segment"):
-    """The model for `--model`: a preset name, or a saved `.keras` file (default: the shipped one)."""
+    """The model for `--model`: a preset name, a saved `.keras` file (default: the shipped one), or for
+    `cosnet segment` a LiteRT export (its folder or a `.tflite` file: a `LiteRTModel`)."""
     from cosnet_tf import COSNet
+    from cosnet_tf.inference.litert_core import LiteRTModel, is_litert_path
+
+    if is_litert_path(spec):
+        if command != "segment":
+            raise ValueError(f"--model {spec!r} is a LiteRT export: only `cosnet segment` runs those; "
+                             f"`cosnet {command}` needs a .keras file or a preset name")
+        return LiteRTModel(spec)
     from cosnet_tf.models.presets import PRESETS, TRAINED_PRESETS
 
     if spec in TRAINED_PRESETS:
@@ -96,6 +105,7 @@ def load_model(spec, command="segment"):
 def run_segment(args):
     """Segments INPUT as the parsed `args` say; returns frames, seconds (model loading excluded)."""
     from cosnet_tf.inference import VideoSegmenter
+    from cosnet_tf.inference.litert_core import LiteRTModel, LiteRTSegmenter
     from cosnet_tf.postprocessing import DenseCRF
 
     crf = None
@@ -105,7 +115,7 @@ def run_segment(args):
     sources = open_sources(args)
     started = time.perf_counter()
     model = load_model(args.model)
-    segmenter = VideoSegmenter(
+    segmenter = (LiteRTSegmenter if isinstance(model, LiteRTModel) else VideoSegmenter)(
         model,
         num_references=args.refs,
         sampling=args.sampling,
