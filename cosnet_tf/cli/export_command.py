@@ -26,8 +26,9 @@ def add_export_parser(sub):
         "in TF Serving's layout saved_models/NAME/VERSION. Frames of any size are resized inside the "
         "graph to the size `cosnet segment` uses for the model (--input-size or --short-side set it). "
         "See docs/serving.md. --format litert: write OUT/<variant>/encode.tflite and segment.tflite "
-        "(the same encode and segment_from_features steps, one fixed input size: --input-size, else the "
-        "model's inference size, else --short-side for a 854x480 frame; N references dynamic), which "
+        "(the same encode and segment_from_features steps at one fixed input size: --input-size, else the "
+        "model's fixed inference size, else what `cosnet segment` gives a 854x480 frame, --short-side "
+        "included; N references dynamic), which "
         "`cosnet segment --model OUT` runs with the ai-edge-litert interpreter.",
     )
     add_model_argument(p, help="the model to export: a saved .keras file (path) or a preset name "

@@ -66,8 +66,11 @@ def add_segment_parser(sub):
 
 
 def load_model(spec, command="segment"):
-    """The model for `--model`: a preset name, a saved `.keras` file (default: the shipped one), or for
-    `cosnet segment` a LiteRT export (its folder or a `.tflite` file: a `LiteRTModel`)."""
+    """The model for `--model`: a preset, a `.keras` file (default: the shipped one) or a LiteRT export.
+
+    A LiteRT export (its folder, a variant folder or a `.tflite` file) gives a `LiteRTModel`, for
+    `cosnet segment` only.
+    """
     from cosnet_tf import COSNet
     from cosnet_tf.inference.litert_core import LiteRTModel, is_litert_path
 
