@@ -36,7 +36,7 @@ def test_setup_reads_the_same_extras():
 
     source = (Path(__file__).resolve().parents[1] / "setup.py").read_text()
     assert "cosnet_tf\", \"utils\", \"extras.py\"" in source and "**EXTRAS" in source
-    assert set(EXTRAS) == {"video", "crf", "serve", "tune", "plots", "analysis", "torch"}
+    assert set(EXTRAS) == {"video", "crf", "serve", "tune", "plots", "analysis", "torch", "litert"}
     assert runpy.run_path(str(Path(__file__).resolve().parents[1] / "cosnet_tf" / "utils" / "extras.py"))[
         "EXTRAS"] == EXTRAS
 

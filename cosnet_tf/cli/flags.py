@@ -236,9 +236,9 @@ def add_fusion_argument(parser):
     """`--fusion`: how N references are combined."""
     from cosnet_tf.utils.choices import FUSIONS
 
-    parser.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0],
+    parser.add_argument("--fusion", choices=FUSIONS, default=None,
                         help="fuse the N gated summaries (attention, Eq. 13), the N predictions, or attend to all N "
-                        "references in one softmax (joint)")
+                        "references in one softmax (joint) (default: the model's own, attention for the shipped model)")
 
 
 def add_size_arguments(parser, *, short_side=True, default_text="the model's own"):

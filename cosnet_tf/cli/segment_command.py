@@ -47,8 +47,9 @@ def add_segment_parser(sub):
     p.add_argument("input", help="frame folder, video file, DAVIS root, folder of videos (video files and frame "
                    "folders: one OUT/<name>/ each) or, with --online, a live stream: '-' (stdin), a URL or a device")
     p.add_argument("--out", required=True, help="output folder")
-    add_model_argument(p, help="a saved .keras file (path) or a preset name (architecture presets have "
-                       "random weights: for timing only)")
+    add_model_argument(p, help="a saved .keras file (path), a preset name (architecture presets have "
+                       "random weights: for timing only) or a LiteRT export (`cosnet export --format litert`: "
+                       "its folder, a variant folder or a .tflite file; needs the litert extra)")
     add_reference_arguments(p)
     add_fusion_argument(p)
     add_size_arguments(p, default_text="the model's own; the shipped model's is in its card")
@@ -76,8 +77,19 @@ def add_segment_parser(sub):
 
 
 def load_model(spec, command="segment"):
-    """The model for `--model`: a preset name, or a saved `.keras` file (default: the shipped one)."""
+    """The model for `--model`: a preset, a `.keras` file (default: the shipped one) or a LiteRT export.
+
+    A LiteRT export (its folder, a variant folder or a `.tflite` file) gives a `LiteRTModel`, for
+    `cosnet segment` only.
+    """
     from cosnet_tf import COSNet
+    from cosnet_tf.inference.litert_core import LiteRTModel, is_litert_path
+
+    if is_litert_path(spec):
+        if command != "segment":
+            raise ValueError(f"--model {spec!r} is a LiteRT export: only `cosnet segment` runs those; "
+                             f"`cosnet {command}` needs a .keras file or a preset name")
+        return LiteRTModel(spec)
     from cosnet_tf.models.presets import PRESETS, TRAINED_PRESETS
 
     if spec in TRAINED_PRESETS:
@@ -107,6 +119,7 @@ def load_model(spec, command="segment"):
 def run_segment(args):
     """Segments INPUT as the parsed `args` say; returns frames, seconds (model loading excluded)."""
     from cosnet_tf.inference import OnlineSegmenter, VideoSegmenter
+    from cosnet_tf.inference.litert_core import LiteRTModel, LiteRTSegmenter
     from cosnet_tf.postprocessing import DenseCRF
 
     crf = None
@@ -131,7 +144,11 @@ def run_segment(args):
         reference_pool=args.reference_pool,
         flip=args.flip,
     )
-    if args.online:
+    if isinstance(model, LiteRTModel):
+        if args.online:
+            raise ValueError("--online runs on a Keras model; a LiteRT export segments whole videos")
+        segmenter = LiteRTSegmenter(model, sampling=args.sampling, seed=args.seed, **options)
+    elif args.online:
         segmenter = OnlineSegmenter(model, **options)
     else:
         segmenter = VideoSegmenter(model, sampling=args.sampling, seed=args.seed, **options)
@@ -145,7 +162,7 @@ def run_segment(args):
     seconds = time.perf_counter() - started
     size = segmenter.last_run.get("input_size")
     sampling = "online" if args.online else args.sampling
-    references = (f"N={args.refs} {sampling}, {args.fusion} fusion" if getattr(model, "coattention", None)
+    references = (f"N={args.refs} {sampling}, {segmenter.fusion} fusion" if getattr(model, "coattention", None)
                   is not None else "no co-attention: frame by frame")
     size_text = f"model input {size[0]}x{size[1]}" if size else "no video left to segment"
     print(

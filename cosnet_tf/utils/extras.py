@@ -15,6 +15,7 @@ EXTRAS = {
     "plots": ["matplotlib>=3.7"],  # evaluation plots, cosnet explain's sheet
     "analysis": ["scipy>=1.15"],  # error_regions' connected regions; paired_difference's bootstrap (`rng`: SciPy 1.15)
     "torch": ["torch>=2.0"],  # reading the authors' .pth checkpoint
+    "litert": ["ai-edge-litert>=1.2"],  # running `cosnet export --format litert` models
 }
 
 
