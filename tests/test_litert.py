@@ -10,6 +10,9 @@ from PIL import Image
 from cosnet_tf.cli.main import main
 from tests.conftest import tiny_cosnet
 
+# Its module fixture converts a model twice: the whole file on one xdist worker.
+pytestmark = pytest.mark.xdist_group("litert")
+
 INFERENCE_SIZE = (64, 96)
 FRAME_SIZE = (50, 84)  # not the model's: encode resizes inside, segment resizes back
 REFS = 2
@@ -80,7 +83,8 @@ def test_litert_masks_equal_the_keras_models(exported, num_references):
     assert segmenter.last_run["input_size"] == INFERENCE_SIZE
     np.testing.assert_allclose(probabilities, keras_probabilities, atol=1e-3)
     for litert, keras_ in zip(probabilities, keras_probabilities):
-        assert _iou(litert > 0.5, keras_ > 0.5) >= 0.999
+        clear = np.abs(keras_ - 0.5) > 1e-3  # pixels float32 noise cannot move across 0.5
+        assert _iou((litert > 0.5) & clear, (keras_ > 0.5) & clear) >= 0.999
         # An untrained model's 0.5-masks may be empty or full: also split each frame near its median.
         threshold = _middle_threshold(keras_)
         assert 0.3 <= (keras_ > threshold).mean() <= 0.7

@@ -762,6 +762,7 @@ def test_initial_weights_may_add_the_recurrence_gate(tmp_path):
         build_trainer(dataclasses.replace(config, initial_weights=path))
 
 
+@pytest.mark.slow  # bf16 is emulated, and slow, on CPUs without AVX-512 BF16 or AMX
 def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_path):
     """dtype_policy = "mixed_bfloat16": bf16 compute and float32 weights while training; the
     inference model (what final.keras holds) computes in float32, and the global policy is left

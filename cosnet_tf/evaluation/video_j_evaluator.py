@@ -40,7 +40,8 @@ class EvaluationGrid:
 
     Args:
         refs: the values of N (Table 2).
-        fusions: ``"attention"`` (Eq. 13) and/or ``"prediction"``.
+        fusions: any of ``"attention"`` (Eq. 13), ``"prediction"`` and ``"joint"``; by
+            default the paper's two (Table 2).
         samplings: any of ``"uniform"``, ``"random"``, ``"local"`` (Table 1).
         default: ``{"refs", "fusion", "sampling"}``: the setting whose J is the
             search objective (``video_J``) and from which one-at-a-time varies.
@@ -55,7 +56,7 @@ class EvaluationGrid:
     """
 
     refs: list = dataclasses.field(default_factory=lambda: [0, 1, 2, 5, 7])
-    fusions: list = dataclasses.field(default_factory=lambda: list(FUSIONS))
+    fusions: list = dataclasses.field(default_factory=lambda: ["attention", "prediction"])
     samplings: list = dataclasses.field(default_factory=lambda: list(SAMPLING_STRATEGIES))
     default: dict = dataclasses.field(default_factory=dict)
     layout: str = "one-at-a-time"
