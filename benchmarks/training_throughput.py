@@ -92,7 +92,7 @@ def main(argv=None):
         config.initial_weights = None
         config.dtype_policy = args.dtype_policy  # build_trainer builds under the config's policy
         write_benchmark(config)  # a config with a [benchmark] writes its data first, as `cosnet train` does
-        args.size, args.batch_size = config.image_size, config.batch_size
+        args.size, args.batch_size = config.input_size, config.batch_size
         source = f"{config.davis_root} ({args.config})"
         label = f"its network ({config.model.get('preset')})"
 

@@ -27,7 +27,7 @@ minutes:
 import os
 import time
 
-from cosnet_tf.cli.flags import HelpFormatter, add_alias, add_switch, warn
+from cosnet_tf.cli.flags import HelpFormatter, add_alias, add_switch
 
 #: The trained preset the clip demo segments with, unless --model says otherwise.
 DEMO_MODEL = "cosnet_mobilenetv2_davis"
@@ -39,16 +39,11 @@ _SHEET_TILE_WIDTH = 320
 #: The settings of `--recurrence`, unless given.
 RECURRENCE_DEFAULTS = dict(steps=300, num_sequences=72, num_val_sequences=8, frames=6, input_size=(96, 96),
                            seed=0)
-# The shipped model's MobileNetV2 DeepLabv3 backbone, at output stride 8 (a 12x12 map at 96x96);
-# the recipe puts block 12's output beside the ASPP output, since the co-attention compares looks,
-# which the ASPP output has mostly lost (docs/coattention.md). Trained from scratch instead, the
-# demo's models learned nothing in a few minutes (J 0.000).
+# The shipped backbone at output stride 8 (a 12x12 map at 96x96): from scratch the demo's models learn
+# nothing in minutes (docs/research-log.md#2026-11-27--the-recurrence-gate-references-pay-on-frozen-features).
 _DEMO_OUTPUT_STRIDE = 8
-# Without the recipe's stride-4 decoder: in the demo's 300 frozen steps it taught the heads to
-# draw every salient object from the frame alone before the references were learnt. Measured,
-# J at N = 0 / N = 5 / no co-attention, seeds 0 and 1: with it 0.260 / 0.332 / 0.302 and
-# 0.244 / 0.268 / 0.237; without 0.033 / 0.409 / 0.226 and 0.080 / 0.310 / 0.219. Longer runs
-# gain from it (docs/coattention.md).
+# No stride-4 decoder: in 300 frozen steps it teaches the heads to segment frames alone before the
+# references are learnt (docs/research-log.md#2026-11-27--a-stride-4-decoder-the-recurrence-target-met-at-0811).
 _DEMO_LOW_LEVEL_BLOCK = None
 
 _CLIP_ONLY = ("input", "model", "rows")
@@ -164,21 +159,12 @@ def _overlays(frames, probabilities, threshold=0.5):
                      for frame, probability in zip(frames, probabilities)])
 
 
-def _load_model(spec):
-    from cosnet_tf.models import COSNet
-    from cosnet_tf.models.presets import PRESETS
-
-    if spec in PRESETS:
-        warn(f"{spec!r} is an untrained architecture (random weights): its masks mean nothing; "
-             f"the trained presets are {DEMO_MODEL!r} and its twin {DEMO_MODEL + '_none'!r}")
-    return COSNet.from_preset(spec)
-
-
 def run_clip_demo(args):
     """Segments the bundled clip (or INPUT): masks, an overlay video and a frame | N = 0 | N = refs sheet."""
     import numpy as np
 
     from cosnet_tf.assets import demo_clip_path
+    from cosnet_tf.cli.segment_command import load_model
     from cosnet_tf.inference import MaskWriter, VideoSegmenter, open_frame_source
 
     started = time.perf_counter()
@@ -186,7 +172,7 @@ def run_clip_demo(args):
     if rows < 1:
         raise ValueError(f"--rows must be >= 1, got {rows}")
     source = open_frame_source(args.input or demo_clip_path())  # a bad INPUT fails before the model loads
-    model = _load_model(args.model or DEMO_MODEL)
+    model = load_model(args.model or DEMO_MODEL, command="demo")
     height, width = source.frame_size
     print(f"[1/3] {source.name}: {len(source)} frames of {width}x{height}; model {args.model or DEMO_MODEL} "
           f"loaded ({time.perf_counter() - started:.0f} s)")

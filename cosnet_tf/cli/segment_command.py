@@ -1,6 +1,5 @@
 """`cosnet segment`: segment videos (frame folders, video files, DAVIS roots) into masks."""
 import os
-import sys
 import time
 
 from cosnet_tf.cli.flags import (
@@ -11,6 +10,7 @@ from cosnet_tf.cli.flags import (
     add_size_arguments,
     add_switch,
     at_least,
+    warn,
 )
 from cosnet_tf.cli.video_outputs import add_video_output_arguments, open_sources, write_video_outputs
 
@@ -95,8 +95,8 @@ def load_model(spec, command="segment"):
     if spec in TRAINED_PRESETS:
         return COSNet.from_preset(spec)
     if spec in PRESETS:
-        print(f"cosnet {command}: warning: preset {spec!r} has untrained heads (random weights); "
-              "use it for timing, not for masks", file=sys.stderr)
+        warn(f"preset {spec!r} has untrained heads (random weights): use it for timing, not for masks; "
+             f"the trained presets are {', '.join(TRAINED_PRESETS)}")
         return COSNet.from_preset(spec)
     from cosnet_tf.models.shipped import SHIPPED_FILES, SHIPPED_MODEL, shipped_model_path
 

@@ -79,14 +79,15 @@ def _converted(saved_model_dir, signature, variant):
     return converter.convert()
 
 
-def export_litert(model, out, fusion="attention", input_size=None, short_side=None, variants=LITERT_VARIANTS,
+def export_litert(model, out, fusion=None, input_size=None, short_side=None, variants=LITERT_VARIANTS,
                   overwrite=False):
     """Writes `model` as LiteRT models, one folder per variant under `out`.
 
     Args:
         model: a built `COSNet`.
         out: the folder to write (``out/float32``, ``out/float16``).
-        fusion: how N references are fused: "attention" (Eq. 13, default) or "prediction".
+        fusion: how N references are fused: "attention" (Eq. 13), "prediction" or "joint"; None:
+            the model's own (`reference_fusion`).
         input_size, short_side: the fixed input size, see `litert_input_size`.
         variants: some of `LITERT_VARIANTS`.
         overwrite: replace existing variant folders.
@@ -96,6 +97,7 @@ def export_litert(model, out, fusion="attention", input_size=None, short_side=No
     Returns:
         {variant: folder written}.
     """
+    fusion = fusion or getattr(model, "reference_fusion", "attention")
     if fusion not in FUSIONS:
         raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
     variants = tuple(variants)

@@ -194,7 +194,7 @@ def resolve_export_dir(out):
     return os.path.join(out, str(max(taken, default=0) + 1))
 
 
-def export_saved_model(model, export_dir, fusion="attention", overwrite=False):
+def export_saved_model(model, export_dir, fusion=None, overwrite=False):
     """Writes `model` as a TF Serving SavedModel with the signatures of this module.
 
     Args:
@@ -202,8 +202,8 @@ def export_saved_model(model, export_dir, fusion="attention", overwrite=False):
         export_dir: `saved_models/NAME/VERSION` (TF Serving's layout: VERSION
             a positive integer), or `saved_models/NAME` to write the next
             version (latest + 1, or 1).
-        fusion: how N references are fused: "attention" (Eq. 13, default)
-            or "prediction".
+        fusion: how N references are fused: "attention" (Eq. 13),
+            "prediction" or "joint"; None: the model's own (`reference_fusion`).
         overwrite: replace an existing version folder.
 
     The version folder appears atomically (written beside it under a hidden
@@ -213,6 +213,7 @@ def export_saved_model(model, export_dir, fusion="attention", overwrite=False):
     Returns:
         The version folder written.
     """
+    fusion = fusion or getattr(model, "reference_fusion", "attention")
     if fusion not in FUSIONS:
         raise ValueError(f"Unknown fusion {fusion!r}; expected one of {FUSIONS}.")
     if keras.backend.backend() != "tensorflow":
