@@ -80,3 +80,16 @@ def tiny_cosnet(coattention="vanilla", summary_weights=True, **kwargs):
 def random_frames(batch, height, width, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
+
+
+def write_video(path, frames, fps=10):
+    """Writes `frames` (uint8 [T, H, W, 3]) as an MPEG-4 video with PyAV; returns the path as a string."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return str(path)

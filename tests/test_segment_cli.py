@@ -13,19 +13,9 @@ from PIL import Image
 from cosnet_tf.cli import segment_command
 from cosnet_tf.cli.main import main
 from cosnet_tf.data import SyntheticVideoGenerator
-from tests.conftest import REPO_ROOT, tiny_cosnet
+from tests.conftest import REPO_ROOT, tiny_cosnet, write_video
 
 av = pytest.importorskip("av")
-
-
-def _write_video(path, frames, fps=10):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +28,7 @@ def workspace(tmp_path_factory):
     davis = generator.write_davis(root / "davis")
     frames = SyntheticVideoGenerator(num_sequences=1, num_frames=6, image_size=(40, 56),
                                      seed=1).render_sequence(0).frames
-    video = _write_video(root / "clip.mp4", frames)
+    video = write_video(root / "clip.mp4", frames)
     return dict(root=root, model=str(model_path), davis=str(davis), video=video,
                 names=generator.sequence_names)
 

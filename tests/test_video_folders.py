@@ -6,18 +6,9 @@ import pytest
 from PIL import Image
 
 from cosnet_tf.cli.main import main
-from tests.conftest import tiny_cosnet
+from tests.conftest import tiny_cosnet, write_video
 
 av = pytest.importorskip("av")
-
-
-def _write_video(path, frames, fps=10):
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +19,7 @@ def videos(tmp_path_factory):
     folder = root / "inputs"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    _write_video(folder / "clip.mp4", rng.integers(0, 255, (5, 32, 48, 3), dtype=np.uint8))
+    write_video(folder / "clip.mp4", rng.integers(0, 255, (5, 32, 48, 3), dtype=np.uint8))
     (folder / "walk").mkdir()
     for index in range(3):
         Image.fromarray(rng.integers(0, 255, (24, 40, 3), dtype=np.uint8)).save(folder / "walk" / f"{index:05d}.jpg")
@@ -72,8 +63,8 @@ def test_shards_and_skip_complete_work_on_a_folder_of_videos(videos, tmp_path, c
 def test_two_videos_with_one_name_are_refused(videos, tmp_path, capsys):
     folder = tmp_path / "inputs"
     folder.mkdir()
-    _write_video(folder / "a.mp4", np.zeros((2, 16, 16, 3), np.uint8))
-    _write_video(folder / "a.avi", np.zeros((2, 16, 16, 3), np.uint8))
+    write_video(folder / "a.mp4", np.zeros((2, 16, 16, 3), np.uint8))
+    write_video(folder / "a.avi", np.zeros((2, 16, 16, 3), np.uint8))
     assert main(["segment", str(folder), "--out", str(tmp_path / "out"), "--model", videos["model"]]) == 2
     error = capsys.readouterr().err
     assert "a.avi" in error and "a.mp4" in error and "rename one" in error
