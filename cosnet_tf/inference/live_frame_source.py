@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from cosnet_tf.data.decoding import DataFileError
+from cosnet_tf.inference.video_frame_source import decoded_frames
 
 
 class LiveFrameSource:
@@ -142,14 +143,5 @@ class PyAVStreamSource(LiveFrameSource):
         av = self._av
         container = self._container
         with container:
-            frames = container.decode(container.streams.video[0])
-            index = 0
-            while True:
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    return
-                except (av.error.FFmpegError, OSError, ValueError) as error:
-                    raise DataFileError(f"cannot decode frame {index} of {self.describe()}: {error}") from error
+            for _, frame in decoded_frames(av, container.decode(container.streams.video[0]), self.describe()):
                 yield frame.to_ndarray(format="rgb24")
-                index += 1

@@ -18,6 +18,20 @@ def _import_av(path):
     return av
 
 
+
+def decoded_frames(av, frames, what):
+    """(index, frame) of PyAV's `frames` iterator; a decoding error becomes a DataFileError naming `what`."""
+    index = 0
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except (av.error.FFmpegError, OSError, ValueError) as error:
+            raise DataFileError(f"cannot decode frame {index} of {what}: {error}") from error
+        yield index, frame
+        index += 1
+
 class VideoFileFrameSource(FrameSource):
     """A video file, decoded lazily: frames are never all held in memory.
 
@@ -82,19 +96,8 @@ class VideoFileFrameSource(FrameSource):
             stream = container.streams.video[0]
             # Frame threading speeds decoding up but changes nothing in the output.
             stream.thread_type = "AUTO"
-            index = 0
-            frames = container.decode(stream)
-            while True:
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    return
-                except (av.error.FFmpegError, OSError, ValueError) as error:
-                    raise self._error(
-                        f"cannot decode frame {index} of video '{self.path}'", error
-                    ) from error
+            for index, frame in decoded_frames(av, container.decode(stream), f"video '{self.path}'"):
                 yield index, frame, stream
-                index += 1
 
     def _scan(self):
         size = None
