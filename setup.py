@@ -43,7 +43,8 @@ setup(
     ],
     # One job's libraries each (cosnet_tf/utils/extras.py: missing ones are named in the error);
     # "all" is every extra but torch, "dev" is "all" plus pytest and pytest-xdist (what the tests
-    # need: pytest.ini spreads the default suite over the CPU's cores).
-    extras_require={**EXTRAS, "all": ALL, "dev": ["pytest>=7", "pytest-xdist>=3.5", *ALL]},
+    # need: pytest.ini spreads the default suite over the CPU's cores). pytest 9.2 changed node ids
+    # under pytest-xdist 3.8, whose xdist_group then no longer groups (pytest-dev/pytest-xdist#1386).
+    extras_require={**EXTRAS, "all": ALL, "dev": ["pytest>=7,<9.2", "pytest-xdist>=3.5", *ALL]},
     entry_points={"console_scripts": ["cosnet=cosnet_cli:main"]},
 )

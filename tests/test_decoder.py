@@ -150,7 +150,7 @@ def test_explain_and_twin_with_a_decoder():
     assert twin.segment(twin.encode(video[:1].astype("float32")), None, output_size=(48, 64)).shape == (1, 48, 64, 1)
 
 
-@pytest.mark.slow  # a SavedModel export and load: about 25 s
+@pytest.mark.slow  # a SavedModel export and load
 def test_saved_model_of_a_decoder_model_matches_keras(tmp_path):
     import tensorflow as tf
 

@@ -18,7 +18,7 @@ from tests.conftest import REPO_ROOT, TINY_BACKBONE
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 
-@pytest.mark.slow  # two strategies x two steps, built twice: about a minute
+@pytest.mark.slow  # two strategies x two steps, built twice
 @pytest.mark.distributed
 @pytest.mark.parametrize("variant,optimizer", [("symmetric", "sgd"), ("vanilla", "partwise_adamw")])
 def test_mirrored_step_equals_the_one_device_step(variant, optimizer):
@@ -41,7 +41,7 @@ def test_mirrored_step_equals_the_one_device_step(variant, optimizer):
         assert step["max_difference"] < 1e-4 * max(1.0, step["largest_move"] / 1e-2), (stream, step)
 
 
-@pytest.mark.slow  # a short training run on two logical CPUs: about a minute
+@pytest.mark.slow  # a short training run on two logical CPUs
 @pytest.mark.distributed
 def test_cosnet_train_mirrored_over_two_logical_cpus(tmp_path):
     root = tmp_path / "data"
@@ -136,7 +136,7 @@ def _end(workers, timeout):
     return [worker.returncode for worker in workers]
 
 
-@pytest.mark.slow  # two worker processes, started twice: about three minutes on 2 cores
+@pytest.mark.slow  # two worker processes, started twice
 @pytest.mark.distributed
 def test_two_workers_train_in_sync_and_resume_after_a_kill(tmp_path):
     """MultiWorkerMirroredStrategy over loopback: one worker is killed after a checkpoint, both restart."""

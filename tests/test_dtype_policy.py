@@ -89,7 +89,7 @@ def test_a_trainer_forced_to_emulated_bf16_warns(tmp_path, monkeypatch):
     assert trainer.backbone.compute_dtype == "bfloat16"
 
 
-@pytest.mark.slow  # a one-step training run: about 25 s
+@pytest.mark.slow  # a one-step training run
 def test_auto_run_says_and_records_what_it_trained_in(tmp_path, monkeypatch, capsys):
     """A run with `dtype_policy = "auto"` prints the policy it resolved and why, and config.json
     records the resolved policy; the saved model computes in float32."""
@@ -98,14 +98,14 @@ def test_auto_run_says_and_records_what_it_trained_in(tmp_path, monkeypatch, cap
     _fake_machine(monkeypatch, {"avx512_bf16"})
     SyntheticVideoGenerator(num_sequences=2, num_frames=4, image_size=(48, 48), seed=0,
                             num_val_sequences=1).write_davis(tmp_path / "davis")
-    train(_config(tmp_path, steps=1, checkpoint_every=1, val_batches=1, verbose=1))
+    train(_config(tmp_path, steps=1, checkpoint_every=1, val_batches=1, verbose=1, run_eagerly=True))
     assert "dtype policy auto: mixed_bfloat16 (the CPU has avx512_bf16)" in capsys.readouterr().out
     assert json.loads((tmp_path / "run" / "config.json").read_text())["dtype_policy"] == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == "float32"
     assert keras.saving.load_model(tmp_path / "run" / "final.keras").compute_dtype == "float32"
 
 
-@pytest.mark.slow  # a one-step training run: about 25 s
+@pytest.mark.slow  # a one-step training run
 def test_forced_bf16_run_warns_where_it_is_emulated(tmp_path, monkeypatch):
     """`train` with dtype_policy = "mixed_bfloat16" on a machine without native bf16 warns,
     still trains in what it was told, and records it."""
@@ -114,7 +114,7 @@ def test_forced_bf16_run_warns_where_it_is_emulated(tmp_path, monkeypatch):
     _fake_machine(monkeypatch, {"avx2"})
     SyntheticVideoGenerator(num_sequences=2, num_frames=4, image_size=(48, 48), seed=0,
                             num_val_sequences=1).write_davis(tmp_path / "davis")
-    config = _config(tmp_path, steps=1, checkpoint_every=1, val_batches=1, verbose=0)
+    config = _config(tmp_path, steps=1, checkpoint_every=1, val_batches=1, verbose=0, run_eagerly=True)
     with pytest.warns(UserWarning, match="bf16 is emulated"):
         train(dataclasses.replace(config, dtype_policy="mixed_bfloat16"))
     assert json.loads((tmp_path / "run" / "config.json").read_text())["dtype_policy"] == "mixed_bfloat16"

@@ -93,7 +93,7 @@ def test_npz_source_and_module_prefix(official, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
+@pytest.mark.slow  # the converter in a subprocess on the full checkpoint
 def test_convert_weights_cli(official, tmp_path):
     model, state = official
     source = tmp_path / "weights.npz"

@@ -49,8 +49,8 @@ _FIRST_STAGE = {
     "reference_path_only": False, "training_references": 3, "class_balance": 0.0, "dice_weight": 0.0,
     "paste_distractors": 0.0, "augmentation": {}, "video_steps": 2, "image_steps": 0,
     "freeze_backbone_batch_norm": True, "freeze_backbone": True, "frozen_backbone_blocks": 0,
-    "strategy": "auto", "devices": None, "synchronized_batch_norm": False, "dtype_policy": "auto", "seed": 0,
-    "verbose": 2, "benchmark": None, "video_eval_refs": None,
+    "strategy": "auto", "devices": None, "synchronized_batch_norm": False, "dtype_policy": "auto",
+    "run_eagerly": False, "seed": 0, "verbose": 2, "benchmark": None, "video_eval_refs": None,
 }
 _WHOLE_NETWORK = dict(_FIRST_STAGE, batch_size=2, steps=2400, learning_rate=0.0001, summary_dropout=0.0,
                       freeze_backbone=False)

@@ -52,6 +52,12 @@ def _changed(before, after):
     return any(not np.array_equal(a, b) for a, b in zip(before, after))
 
 
+def _compile_eager(model, optimizer):
+    # Which weights a step moves is the same eagerly; tracing a step costs more than these tests.
+    # The compiled steps of every option: test_every_training_option_traces_in_graph_mode (slow).
+    model.compile(optimizer=optimizer, run_eagerly=True)
+
+
 def test_mix_streams_follows_the_pattern(synthetic):
     streams = [int(x["stream"][0]) for x, _ in _streams(synthetic, 2, 1).take(9)]
     assert streams == [VIDEO_STREAM, VIDEO_STREAM, IMAGE_STREAM] * 3
@@ -59,12 +65,11 @@ def test_mix_streams_follows_the_pattern(synthetic):
         mix_streams(None, None, video_steps=0)
 
 
-# Symmetric and channel-wise in the slow step (about 20 s each): the default suite stays under 10 minutes.
 @pytest.mark.parametrize("variant", ["vanilla", pytest.param("symmetric", marks=pytest.mark.slow),
                                      pytest.param("channel", marks=pytest.mark.slow)])
 def test_image_step_trains_only_backbone_and_side_output(synthetic, variant):
     model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16)
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-4))
+    _compile_eager(model, keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-4))
     head_parts = [model.coattention, model.gate, model.head_a, model.head_b]
     seen = set()
     for x, y in _streams(synthetic).take(3):
@@ -85,7 +90,7 @@ def test_image_step_trains_only_backbone_and_side_output(synthetic, variant):
 
 def test_frozen_backbone_trains_only_coattention_and_heads(synthetic, tmp_path):
     model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, freeze_backbone=True)
-    model.compile(optimizer=keras.optimizers.AdamW(0.01))
+    _compile_eager(model, keras.optimizers.AdamW(0.01))
     head_parts = [model.coattention, model.gate, model.head_a, model.head_b]
     backbone = [w.numpy().copy() for w in model.backbone.weights]  # batch-norm statistics included
     heads = _snapshot(head_parts)
@@ -108,7 +113,7 @@ def test_frozen_backbone_blocks_keep_the_stem_and_first_blocks(synthetic, tmp_pa
     from cosnet_tf.backbones import early_blocks
 
     model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, frozen_backbone_blocks=3)
-    model.compile(optimizer=keras.optimizers.AdamW(0.01))
+    _compile_eager(model, keras.optimizers.AdamW(0.01))
     frozen = early_blocks(model.backbone, 3)
     assert {layer.name for layer in frozen} >= {"Conv1", "expanded_conv_project", "block_2_project_BN"}
     later = [layer for layer in model.backbone.layers if layer.name.startswith(("block_3_", "block_16_", "aspp_"))
@@ -151,7 +156,7 @@ def test_head_learning_rate_multiplier(synthetic, make_optimizer):
     for multiplier in (1.0, 10.0):
         keras.utils.set_random_seed(0)
         model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=multiplier)
-        model.compile(optimizer=make_optimizer(), run_eagerly=True)  # eager: no trace for 1 step
+        _compile_eager(model, make_optimizer())
         backbone_kernel = model.backbone.trainable_weights[0]
         before = model.head_a.classifier.kernel.numpy().copy(), backbone_kernel.numpy().copy()
         model.train_on_batch(x, y)
@@ -330,7 +335,7 @@ def _train_command(config_path):
     return [sys.executable, "-m", "cosnet_tf.cli.main", "train", "--config", str(config_path), "--verbose", "2"]
 
 
-@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
+@pytest.mark.slow  # two training processes, one killed
 def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
     davis, _, _ = synthetic
     out = tmp_path / "run"
@@ -380,8 +385,8 @@ def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
     all_dropped = model.pair_forward(frames, x["frame_b"][:2], summary_keep=np.zeros(2))["pred_a"]
     zero_ref = model.segment(model.encode(frames), None, output_size=(48, 48))
     np.testing.assert_allclose(all_dropped, zero_ref, atol=1e-6)
-    model.compile(optimizer=keras.optimizers.SGD(0.01))
-    model.train_on_batch(x, y)  # the dropout path traces and runs
+    _compile_eager(model, keras.optimizers.SGD(0.01))
+    model.train_on_batch(x, y)  # the dropout path runs
     with pytest.raises(ValueError, match="summary_dropout"):
         COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
 
@@ -419,8 +424,8 @@ def test_query_feature_dropout_segments_from_the_summary_alone(synthetic):
     np.testing.assert_allclose(out["pred_a"], full["pred_a"], atol=1e-6)
     assert not np.allclose(out["pred_b"][0], full["pred_b"][0], atol=1e-5)
     np.testing.assert_allclose(out["pred_b"][1], full["pred_b"][1], atol=1e-6)
-    model.compile(optimizer=keras.optimizers.SGD(0.01))
-    model.train_on_batch(x, y)  # the dropout path traces and runs
+    _compile_eager(model, keras.optimizers.SGD(0.01))
+    model.train_on_batch(x, y)  # the dropout path runs
     assert COSNetTrainer.from_config(model.get_config()).query_feature_dropout == 0.5
     # The command line reaches the trainer; the shipped model is a plain COSNet without it.
     from cosnet_tf.cli.main import build_parser
@@ -459,7 +464,7 @@ def test_reference_path_only_trains_what_the_references_change(synthetic):
     before = {w.path: w.numpy().copy() for w in kept}
     kernel_before, coattention_before = kernel.numpy().copy(), _snapshot(reference_path)
     assert any("moving_mean" in w.path for w in kept)  # the batch norms' statistics are checked too
-    model.compile(optimizer=PartwiseAdamW(1e-2, weight_decay=0.1))
+    _compile_eager(model, PartwiseAdamW(1e-2, weight_decay=0.1))
     for _ in range(3):
         model.train_on_batch(x, y)
     for w in kept:
@@ -510,7 +515,7 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
                                    atol=1e-5)
     dropped = model.group_forward(frames, summary_keep=np.zeros(2))
     np.testing.assert_allclose(dropped[:, 1], model.segment(features[1], None, output_size=(48, 48)), atol=1e-6)
-    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    _compile_eager(model, keras.optimizers.SGD(0.01))
     before = _snapshot([model.head_a, model.coattention])
     logs = model.train_on_batch(x, y, return_dict=True)
     assert np.isfinite(logs["video_loss"]) and 0.0 <= logs["pair_iou"] <= 1.0
@@ -528,7 +533,7 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     assert float(np.sum(masks["mask_b"])) > 0  # the construction needs foreground in mask_b
     paired = model.evaluate(pair, masks, verbose=0, return_dict=True)
     grouped = COSNetTrainer.from_model(model, training_references=2)
-    grouped.compile(optimizer=keras.optimizers.SGD(0.01))
+    _compile_eager(grouped, keras.optimizers.SGD(0.01))
     scores = grouped.evaluate(pair, masks, verbose=0, return_dict=True)
     expected = model.group_forward(np.stack([pair["frame_a"], pair["frame_b"]], axis=1))
     expected_loss = (model._pixel_loss(masks["mask_a"], expected[:, 0])
@@ -542,7 +547,30 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
         TrainConfig(davis_root=str(davis), training_references=0)
 
 
-@pytest.mark.slow  # a symmetric trainer's first step: about 25 s
+@pytest.mark.slow  # two traced trainers
+def test_every_training_option_traces_in_graph_mode(synthetic):
+    """The options the tests above step eagerly, compiled as `fit` runs them: groups with both
+    dropouts and frozen early blocks on the video and image streams, and the reference path alone."""
+    davis, images, masks = synthetic
+    groups = make_frame_pair_dataset(DavisDataset(davis, split="train"), (48, 48), batch_size=2, seed=0,
+                                     references=2)
+    stills = make_saliency_dataset(SaliencyDataset(images, masks), (48, 48), batch_size=2, seed=0)
+    options = dict(coattention="vanilla", head_filters=16, training_references=2)
+    model = COSNetTrainer(tiny_backbone(), summary_dropout=0.5, query_feature_dropout=0.5,
+                          frozen_backbone_blocks=3, **options)
+    model.compile(optimizer=PartwiseAdamW(1e-2, weight_decay=0.1))
+    logs = model.fit(mix_streams(groups, stills, video_steps=1, image_steps=1), steps_per_epoch=2, verbose=0)
+    assert np.isfinite(logs.history["video_loss"]).all() and np.isfinite(logs.history["image_loss"]).all()
+    assert int(model.optimizer.iterations.numpy()) == 2
+    reference_path = COSNetTrainer(tiny_backbone(), reference_path_only=True, **options)
+    reference_path.compile(optimizer=PartwiseAdamW(1e-2, weight_decay=0.1))
+    before = _snapshot([reference_path.coattention])
+    logs = reference_path.fit(mix_streams(groups), steps_per_epoch=2, verbose=0)
+    assert np.isfinite(logs.history["video_loss"]).all()
+    assert _changed(before, _snapshot([reference_path.coattention]))
+
+
+@pytest.mark.slow  # a traced symmetric trainer
 def test_groups_count_the_orthogonality_penalty_once(synthetic):
     """The co-attention runs once for each two frames of a group; Eq. 12 still counts once."""
     davis, _, _ = synthetic
@@ -558,7 +586,7 @@ def test_groups_count_the_orthogonality_penalty_once(synthetic):
     assert logs["orthogonality"] == pytest.approx(penalty, rel=1e-5)
 
 
-@pytest.mark.slow  # two training runs and a held-out scoring: about 80 s
+@pytest.mark.slow  # two training runs and a held-out scoring
 def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
     from cosnet_tf.training.run import train
 
@@ -569,7 +597,7 @@ def test_benchmark_is_written_once_and_held_out_j_is_reported(tmp_path):
                    backbone_config=TINY_BACKBONE),
         input_size=(48, 48),
         batch_size=2, steps=4, checkpoint_every=2, val_batches=1, class_balance=0.0,
-        video_eval_refs=[0, 2], verbose=0,
+        video_eval_refs=[0, 2], verbose=0, run_eagerly=True,  # four steps: no trace
         benchmark={"generator": "recurrence", "num_sequences": 3, "num_val_sequences": 1,
                    "num_frames": 4, "image_size": [48, 48], "seed": 1},
     )
@@ -799,7 +827,7 @@ def test_mixed_bfloat16_trains_in_bf16_and_saves_a_float32_model(synthetic, tmp_
         dataclasses.replace(config, dtype_policy="mixed_float16")
 
 
-@pytest.mark.slow  # emulated bf16 on an AVX2 CPU: about 20 s
+@pytest.mark.slow  # emulated bf16 on an AVX2 CPU
 def test_mixed_bfloat16_trains_the_symmetric_variant_with_its_float32_penalty(synthetic):
     """The symmetric co-attention adds Eq. 12's penalty with add_loss; under mixed_bfloat16 the
     layer reads P in bf16, and the penalty must still reach the float32 loss (it once stopped
@@ -948,7 +976,7 @@ def test_cli_declarations_load_without_tensorflow():
 
 
 # ------------------------------------------------------------------------ staged configs
-@pytest.mark.slow  # three short training runs: minutes on 2 CPU cores
+@pytest.mark.slow  # three short training runs
 def test_staged_config_runs_its_stages_resumes_the_interrupted_one_and_chains_weights(
         synthetic, tmp_path, monkeypatch, capsys):
     """Two stages into --out/<stage>/: a kill in stage 2 after a checkpoint resumes stage 2 there
@@ -963,6 +991,7 @@ def test_staged_config_runs_its_stages_resumes_the_interrupted_one_and_chains_we
     config.write_text(
         f'davis_root = "{davis}"\ninput_size = [32, 32]\nbatch_size = 2\nsteps = 2\ncheckpoint_every = 1\n'
         'image_steps = 0\nval_batches = 1\nverbose = 2\noptimizer = "adamw"\nlearning_rate = 1e-2\n'
+        'run_eagerly = true\n'  # two steps a stage: no trace
         f'[model]\ncoattention = "vanilla"\nhead_filters = 16\nbackbone_config = {_toml("x", TINY_BACKBONE)[4:]}\n'
         '[[stages]]\nname = "first"\nfreeze_backbone = true\n'
         '[[stages]]\nname = "second"\nlearning_rate = 1e-3\n'

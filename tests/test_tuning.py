@@ -35,7 +35,8 @@ def tiny_search_config(directory, **top):
         "evaluation": {"refs": [0, 1, 2], "default": {"refs": 2}},
         "train": {"davis_root": str(directory / "data"), "preset": "mobilenetv2",
                   "backbone_config": TINY_BACKBONE, "input_size": [32, 32], "batch_size": 2,
-                  "steps": 4, "checkpoint_every": 2, "val_batches": 1, "verbose": 0},
+                  "steps": 4, "checkpoint_every": 2, "val_batches": 1, "verbose": 0,
+                  "run_eagerly": True},  # a few steps a trial: eager steps cost less than a trace
     }
     values.update(top)
     return values
@@ -291,7 +292,7 @@ def tiny_search(tmp_path_factory):
     }
 
 
-@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
+@pytest.mark.slow  # the fixture runs a real search three times
 def test_two_trial_search_records_j_for_each_trial(tiny_search):
     oracle = json.loads((tiny_search["project"] / "oracle.json").read_text())
     trials = [json.loads((d / "trial.json").read_text()) for d in tiny_search["trial_dirs"]]
@@ -307,7 +308,7 @@ def test_two_trial_search_records_j_for_each_trial(tiny_search):
         assert trial["score"] == metrics["video_J"]["observations"][0]["value"][0]
 
 
-@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
+@pytest.mark.slow  # the fixture runs a real search three times
 def test_interrupted_trial_resumes_from_its_checkpoint(tiny_search):
     assert tiny_search["interrupted_state"]["step"] == 2  # killed after the first of two epochs
     log = (tiny_search["trial_dirs"][1] / "log.csv").read_text().splitlines()
@@ -319,7 +320,7 @@ def test_interrupted_trial_resumes_from_its_checkpoint(tiny_search):
     assert (tiny_search["trial_dirs"][0] / "video_j.json").stat().st_mtime_ns == tiny_search["first_result"]
 
 
-@pytest.mark.slow  # minutes on 2 CPU cores: the default suite stays under 10 minutes
+@pytest.mark.slow  # the fixture runs a real search three times
 def test_search_writes_the_ablation_report(tiny_search):
     report = tiny_search["report"]
     assert report == tiny_search["resumed_report"]
@@ -340,6 +341,9 @@ def test_hyperband_and_bayesian_searches_over_ranges(tmp_path, tuner):
                        "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
                        "orthogonality_weight": {"min": 1e-5, "max": 1e-3, "sampling": "log"}}
     values["train"]["steps"] = 6  # Hyperband: at most 3 epochs of 2 steps
+    # The objective's setting and N = 0: the grid's other settings are the grid tests' subject.
+    values["evaluation"] = {"refs": [0, 2], "fusions": ["attention"], "samplings": ["uniform"],
+                            "default": {"refs": 2}}
     report, paths = run_search(TuneConfig.from_dict(values), verbose=0)
     completed = report.completed
     assert len(completed) >= 2

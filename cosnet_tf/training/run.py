@@ -114,7 +114,7 @@ def build_trainer(config):
         optimizer = PartwiseAdamW(schedule, weight_decay=config.weight_decay)
     else:
         optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum, weight_decay=config.weight_decay)
-    trainer.compile(optimizer=optimizer)
+    trainer.compile(optimizer=optimizer, run_eagerly=config.run_eagerly)
     return trainer
 
 

@@ -235,6 +235,9 @@ class TrainConfig:
         "float32", choices=DTYPE_POLICIES, tunable=False,
         help="the training network's Keras dtype policy (saved models compute in float32); auto: mixed_bfloat16 "
         "where the GPU (Ampere or later) or CPU (AMX, AVX-512 BF16) computes bf16 natively, else float32")
+    run_eagerly: bool = setting(
+        False, tunable=False, help="run each training and validation step eagerly, without tf.function: for "
+        "debugging a setting, or runs of a few steps (no trace); far slower per step")
     seed: int = setting(0, tunable=False, help="seed of pairs and augmentation")
     verbose: int = setting(1, tunable=False, help="0 silent, 1 progress bar, 2 one line per epoch")
     benchmark: Optional[dict] = setting(
