@@ -51,6 +51,19 @@ def tiny_backbone(output_stride=16, channels=16):
     )
 
 
+def conv_backbone(channels=16):
+    """Four stride-2 convolutions returning {"embedding"} at stride 16, as `tiny_backbone()`: a
+    backbone for tests of what surrounds the network (video loops, files, the command line), where
+    building and tracing MobileNetV2 would be most of the test."""
+    images = keras.Input((None, None, 3))
+    features = keras.layers.Rescaling(1 / 32, offset=-4.0, name="scale")(images)
+    for index in range(4):
+        features = keras.layers.Conv2D(channels, 3, strides=2, padding="same", activation="relu",
+                                       kernel_initializer="he_normal",
+                                       name=f"conv_{index}")(features)
+    return keras.Model(images, {"embedding": features}, name="backbone")
+
+
 def give_summary_weights(model, seed=5, scale=0.1):
     """Random weights on the heads' summary inputs, as a trained model has.
 
@@ -67,11 +80,12 @@ def give_summary_weights(model, seed=5, scale=0.1):
     return model
 
 
-def tiny_cosnet(coattention="vanilla", summary_weights=True, **kwargs):
+def tiny_cosnet(coattention="vanilla", summary_weights=True, backbone=None, **kwargs):
+    """A COSNet on `tiny_backbone()`, or on `backbone` (for example `conv_backbone()`)."""
     from cosnet_tf import COSNet
 
     kwargs.setdefault("head_filters", 16)
-    model = COSNet(tiny_backbone(), coattention=coattention, **kwargs)
+    model = COSNet(backbone or tiny_backbone(), coattention=coattention, **kwargs)
     if coattention is not None and summary_weights:
         give_summary_weights(model)
     return model

@@ -131,9 +131,9 @@ def test_gate_matches_numpy_eq_8_9():
 
 def test_concatenation_eq_10_is_what_the_head_reads():
     """Eq. 10 X = [Z, V]: the model concatenates the gated summary first."""
-    from tests.conftest import tiny_cosnet
+    from tests.conftest import conv_backbone, tiny_cosnet
 
-    model = tiny_cosnet("vanilla")
+    model = tiny_cosnet("vanilla", backbone=conv_backbone())
     v = model.encode(np.random.uniform(0, 255, (1, 64, 64, 3)).astype("float32"))
     z = model.gated_summaries(v, v[:, None])[0]
     direct = model.head_a(np.concatenate([z, v], axis=-1), output_size=(64, 64))

@@ -6,14 +6,14 @@ import tensorflow as tf
 
 from cosnet_tf import COSNet
 from cosnet_tf.losses import WeightedBinaryCrossentropy
-from tests.conftest import REORDERED_FLOAT32_ATOL, random_frames, tiny_backbone, tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, conv_backbone, random_frames, tiny_backbone, tiny_cosnet
 
 VARIANTS = ["vanilla", "symmetric", "channel", None]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_siamese_outputs(variant):
-    model = tiny_cosnet(variant)
+    model = tiny_cosnet(variant, backbone=conv_backbone())
     frames_a, frames_b = random_frames(2, 61, 83, 1), random_frames(2, 61, 83, 2)
     out = model({"frame_a": frames_a, "frame_b": frames_b})
     assert sorted(out) == ["pred_a", "pred_b", "saliency_a", "saliency_b"]
@@ -42,7 +42,7 @@ def test_gradients_reach_every_trainable_weight(variant):
 
 @pytest.mark.parametrize("variant", ["vanilla", "channel"])
 def test_summary_enters_the_heads_at_zero(variant):
-    model = tiny_cosnet(variant, summary_weights=False)
+    model = tiny_cosnet(variant, summary_weights=False, backbone=conv_backbone())
     channels = model.feature_channels
     for head in (model.head_a, model.head_b):
         kernel = head.convs[0].kernel.numpy()
@@ -64,7 +64,7 @@ def test_summary_enters_the_heads_at_zero(variant):
 
 @pytest.mark.parametrize("variant", ["vanilla", "symmetric", "channel"])
 def test_cached_prediction_fusion_equals_pairwise_siamese(variant):
-    model = tiny_cosnet(variant)
+    model = tiny_cosnet(variant, backbone=conv_backbone())
     query = random_frames(1, 64, 80, 10)
     references = random_frames(3, 64, 80, 11)
     pairwise = np.mean(
@@ -85,7 +85,7 @@ def test_cached_prediction_fusion_equals_pairwise_siamese(variant):
 
 
 def test_attention_fusion_is_eq_13_and_differs_from_prediction_fusion():
-    model = tiny_cosnet("vanilla")
+    model = tiny_cosnet("vanilla", backbone=conv_backbone())
     q = model.encode(random_frames(1, 64, 64, 20))
     r = model.encode(random_frames(4, 64, 64, 21))[None]
     summaries = model.gated_summaries(q, r)
@@ -100,21 +100,21 @@ def test_attention_fusion_is_eq_13_and_differs_from_prediction_fusion():
 
 
 def test_zero_references_is_the_frame_by_frame_baseline():
-    model = tiny_cosnet("vanilla")
+    model = tiny_cosnet("vanilla", backbone=conv_backbone())
     q = model.encode(random_frames(2, 64, 64, 30))
     zero = model.head_a(np.concatenate([np.zeros_like(q), q], axis=-1), output_size=(64, 64))
     np.testing.assert_allclose(model.segment(q, None, output_size=(64, 64)), zero, atol=1e-6)
     empty = np.zeros((2, 0) + tuple(q.shape[1:]), "float32")
     np.testing.assert_allclose(model.segment(q, empty, output_size=(64, 64)), zero, atol=1e-6)
     # Without a co-attention module the head reads V alone and references are ignored.
-    plain = tiny_cosnet(None)
+    plain = tiny_cosnet(None, backbone=conv_backbone())
     q = plain.encode(random_frames(1, 64, 64, 31))
     r = plain.encode(random_frames(2, 64, 64, 32))[None]
     np.testing.assert_allclose(plain.segment(q, r), plain.segment(q), atol=1e-6)
 
 
 def test_segment_and_encode_errors_name_the_argument():
-    model = tiny_cosnet("vanilla")
+    model = tiny_cosnet("vanilla", backbone=conv_backbone())
     q = model.encode(random_frames(1, 32, 32))
     with pytest.raises(ValueError, match="reference_features"):
         model.segment(q, q)  # rank 4 where [B, N, h, w, C] is needed

@@ -7,7 +7,7 @@ from PIL import Image
 
 from cosnet_tf.data import RecurrenceVideoGenerator
 from cosnet_tf.inference import explain_frame, render_explanation_sheet
-from tests.conftest import REORDERED_FLOAT32_ATOL, tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, conv_backbone, tiny_cosnet
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def video():
 
 
 def test_explanation_arrays(video):
-    model = tiny_cosnet("vanilla", coattention_config={"cosine": True})
+    model = tiny_cosnet("vanilla", backbone=conv_backbone(), coattention_config={"cosine": True})
     result = explain_frame(model, video, frame_index=2, num_references=3, query_points=[[10, 20], [40, 70]])
     assert result.reference_indices == [1, 3, 5]  # uniform sampling over 6 frames
     np.testing.assert_array_equal(result.query_frame, video[2])
@@ -38,8 +38,8 @@ def test_explanation_arrays(video):
 
 def test_explanation_errors(video):
     with pytest.raises(ValueError, match="coattention=None"):
-        explain_frame(tiny_cosnet(None), video, 0)
-    model = tiny_cosnet("vanilla")
+        explain_frame(tiny_cosnet(None, backbone=conv_backbone()), video, 0)
+    model = tiny_cosnet("vanilla", backbone=conv_backbone())
     with pytest.raises(ValueError, match="out of range"):
         explain_frame(model, video, 6)
     with pytest.raises(ValueError, match="num_references"):
@@ -51,7 +51,7 @@ def test_explanation_errors(video):
 def test_sheet_and_cli(video, tmp_path, capsys):
     from cosnet_tf.cli.main import main
 
-    model = tiny_cosnet("vanilla")
+    model = tiny_cosnet("vanilla", backbone=conv_backbone())
     sheet = render_explanation_sheet(explain_frame(model, video, 1, num_references=2), tmp_path / "sheet.png")
     assert Image.open(sheet).size[0] > 400
     frames = tmp_path / "frames"

@@ -5,12 +5,12 @@ from PIL import Image
 
 from cosnet_tf.cli.main import main
 from cosnet_tf.inference import VideoSegmenter
-from tests.conftest import REORDERED_FLOAT32_ATOL, tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, conv_backbone, tiny_cosnet
 
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_cosnet()
+    return tiny_cosnet(backbone=conv_backbone())
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from cosnet_tf.inference import (
     VideoSegmenter,
     reference_plan,
 )
-from tests.conftest import REORDERED_FLOAT32_ATOL, tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, conv_backbone, tiny_cosnet
 
 
 def references_of(num_frames, query, num_references, sampling="uniform", rng=None):
@@ -21,7 +21,7 @@ def references_of(num_frames, query, num_references, sampling="uniform", rng=Non
 @pytest.fixture(scope="module")
 def model():
     tf.keras.utils.set_random_seed(7)
-    return tiny_cosnet()
+    return tiny_cosnet(backbone=conv_backbone())
 
 
 def _video(num_frames, height=40, width=56, seed=0):
@@ -117,7 +117,7 @@ def test_cached_inference_resizes_like_the_pairwise_procedure(model):
 
 
 def test_input_size_defaults_to_the_models_inference_size():
-    model = tiny_cosnet(inference_size=(32, 32))
+    model = tiny_cosnet(backbone=conv_backbone(), inference_size=(32, 32))
     segmenter = VideoSegmenter(model, num_references=1)
     assert segmenter.segment(_video(3)).shape == (3, 40, 56)
     assert segmenter.last_run["input_size"] == (32, 32)

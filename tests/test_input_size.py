@@ -10,7 +10,7 @@ from cosnet_tf.inference.input_size import (
     tf_model_input_size,
 )
 
-from tests.conftest import tiny_cosnet
+from tests.conftest import conv_backbone, tiny_cosnet
 
 # (height, width) of frames people segment: DAVIS 480p, 1080p, portrait phone video, 4:3, square.
 FRAME_SIZES = [(480, 854), (1080, 1920), (1920, 1080), (480, 640), (360, 360), (97, 211)]
@@ -42,9 +42,9 @@ def test_bad_sizes_are_rejected_by_name():
     with pytest.raises(ValueError, match="frame_size"):
         aspect_preserving_size((0, 854), 384)
     with pytest.raises(ValueError, match="short_side"):
-        VideoSegmenter(tiny_cosnet(), short_side=-3)
+        VideoSegmenter(tiny_cosnet(backbone=conv_backbone()), short_side=-3)
     with pytest.raises(ValueError, match="inference_short_side"):
-        tiny_cosnet(inference_short_side=0)
+        tiny_cosnet(backbone=conv_backbone(), inference_short_side=0)
 
 
 def test_precedence_input_size_then_short_side_then_the_models_settings():
@@ -53,7 +53,7 @@ def test_precedence_input_size_then_short_side_then_the_models_settings():
 
     import tensorflow as tf
 
-    model = tiny_cosnet(inference_size=(32, 32), inference_short_side=48)
+    model = tiny_cosnet(backbone=conv_backbone(), inference_size=(32, 32), inference_short_side=48)
     assert resolve_input_size(model, (480, 854)) == in_graph(model) == (48, 80)
     assert resolve_input_size(model, (480, 854), short_side=64) == (64, 112)
     assert resolve_input_size(model, (480, 854), input_size=(40, 40), short_side=64) == (40, 40)
@@ -65,7 +65,7 @@ def test_precedence_input_size_then_short_side_then_the_models_settings():
 
 @pytest.mark.parametrize("frame_size", [(40, 72), (72, 40), (48, 48)])
 def test_frames_of_any_aspect_come_back_at_their_own_size(frame_size):
-    model = tiny_cosnet(inference_short_side=32)
+    model = tiny_cosnet(backbone=conv_backbone(), inference_short_side=32)
     video = np.random.default_rng(0).integers(0, 255, (3, *frame_size, 3), dtype=np.uint8)
     segmenter = VideoSegmenter(model, num_references=1)
     probabilities = segmenter.segment(video)
@@ -77,7 +77,7 @@ def test_frames_of_any_aspect_come_back_at_their_own_size(frame_size):
 def test_short_side_round_trips_through_a_saved_model(tmp_path):
     import keras
 
-    model = tiny_cosnet(inference_short_side=48)
+    model = tiny_cosnet(backbone=conv_backbone(), inference_short_side=48)
     path = tmp_path / "m.keras"
     model.save(path)
     assert keras.saving.load_model(path).inference_short_side == 48
@@ -88,7 +88,7 @@ def test_exported_graph_resizes_like_cosnet_segment():
 
     from cosnet_tf.export.saved_model import prepare_frames
 
-    model = tiny_cosnet(inference_short_side=32)
+    model = tiny_cosnet(backbone=conv_backbone(), inference_short_side=32)
     prepare = tf.function(lambda frames: prepare_frames(model, frames),
                           input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])
     for frame_size in [(40, 72), (72, 40), (480, 854)]:

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from cosnet_tf.layers import COATTENTION_VARIANTS
-from tests.conftest import tiny_cosnet
+from tests.conftest import conv_backbone, tiny_cosnet
 
 VARIANT_SETTINGS = [
     ("vanilla", {}),
@@ -79,7 +79,7 @@ def test_bad_references_are_refused_with_the_shape():
 @pytest.fixture(scope="module")
 def model():
     keras.utils.set_random_seed(7)
-    return tiny_cosnet("vanilla")
+    return tiny_cosnet("vanilla", backbone=conv_backbone())
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_dynamic_n_in_one_graph(model, encoded):
 
 def test_group_forward_trains_with_the_models_joint_fusion():
     keras.utils.set_random_seed(2)
-    model = tiny_cosnet("symmetric", reference_fusion="joint")
+    model = tiny_cosnet("symmetric", backbone=conv_backbone(), reference_fusion="joint")
     frames = np.random.default_rng(4).uniform(0, 255, (1, 3, 64, 64, 3)).astype("float32")
     grouped = np.asarray(model.group_forward(frames, training=False))
     features = np.asarray(model.encode(frames[0]))
@@ -145,7 +145,7 @@ def test_group_forward_trains_with_the_models_joint_fusion():
 
 def test_reference_fusion_saves_and_loads(tmp_path, encoded):
     keras.utils.set_random_seed(7)
-    model = tiny_cosnet("channel", reference_fusion="joint")
+    model = tiny_cosnet("channel", backbone=conv_backbone(), reference_fusion="joint")
     assert model.get_config()["reference_fusion"] == "joint"
     query, references = encoded
     path = tmp_path / "joint.keras"
@@ -155,7 +155,7 @@ def test_reference_fusion_saves_and_loads(tmp_path, encoded):
     np.testing.assert_allclose(loaded.segment(query, references, output_size=(64, 64)),
                                model.segment(query, references, output_size=(64, 64), fusion="joint"), atol=1e-5)
     with pytest.raises(ValueError, match="reference_fusion"):
-        tiny_cosnet("vanilla", reference_fusion="max")
+        tiny_cosnet("vanilla", backbone=conv_backbone(), reference_fusion="max")
 
 
 def test_from_preset_takes_reference_fusion():

@@ -21,11 +21,11 @@ def _train_and_score(tmp_path, seed=0):
 
     config = TrainConfig.from_dict(dict(
         recipe="coattention_frozen",  # cosnet_tf.training.recipes, as `cosnet demo` and recurrence.toml
-        run_dir=str(tmp_path / "run"), davis_root=str(tmp_path / "data"),
+        out=str(tmp_path / "run"), davis_root=str(tmp_path / "data"),
         model=dict(preset="mobilenetv2", coattention="vanilla",
                    backbone_weights=str(shared_path("weights", "deeplabv3_mobilenetv2_1.0_pascal_byname.h5")),
                    backbone_config={"output_stride": 8}),
-        image_size=(96, 96), steps=300, checkpoint_every=150, val_batches=2,
+        input_size=(96, 96), steps=300, checkpoint_every=150, val_batches=2,
         video_eval_refs=[0, 1, 5], seed=seed, verbose=0,
         benchmark={"generator": "recurrence", "num_sequences": 64, "num_val_sequences": 8,
                    "num_frames": 6, "image_size": [96, 96], "seed": seed},

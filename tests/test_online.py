@@ -15,7 +15,7 @@ from cosnet_tf import segment_video
 from cosnet_tf.cli.main import main
 from cosnet_tf.data import DataFileError
 from cosnet_tf.inference import OnlineReferenceStore, OnlineSegmenter, online_reference_plan
-from tests.conftest import REORDERED_FLOAT32_ATOL, REPO_ROOT, tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, REPO_ROOT, conv_backbone, tiny_cosnet
 
 SIZE = (32, 48)
 
@@ -32,7 +32,7 @@ def _frames(count, seed=0):
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_cosnet()
+    return tiny_cosnet(backbone=conv_backbone())
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import pytest
 import cosnet_tf
 from cosnet_tf.inference import VideoSegmenter
 from cosnet_tf.models import shipped
-from tests.conftest import REPO_ROOT, tiny_cosnet
+from tests.conftest import REPO_ROOT, conv_backbone, tiny_cosnet
 
 
 def test_segment_video_gives_the_masks_of_the_video_segmenter():
-    model = tiny_cosnet()
+    model = tiny_cosnet(backbone=conv_backbone())
     video = np.random.default_rng(1).integers(0, 255, (5, 40, 72, 3), dtype=np.uint8)
     masks = cosnet_tf.segment_video(video, model, num_references=2, short_side=32)
     expected = VideoSegmenter(model, num_references=2, short_side=32).segment(video) > 0.5
@@ -19,12 +19,12 @@ def test_segment_video_gives_the_masks_of_the_video_segmenter():
 
 def test_segment_video_rejects_an_empty_video():
     with pytest.raises(ValueError, match="no frames|empty|0 frames"):
-        cosnet_tf.segment_video(np.zeros((0, 32, 32, 3), np.uint8), tiny_cosnet())
+        cosnet_tf.segment_video(np.zeros((0, 32, 32, 3), np.uint8), tiny_cosnet(backbone=conv_backbone()))
 
 
 def test_load_model_reads_a_saved_model(tmp_path):
     path = tmp_path / "m.keras"
-    tiny_cosnet(inference_short_side=48).save(path)
+    tiny_cosnet(backbone=conv_backbone(), inference_short_side=48).save(path)
     model = cosnet_tf.load_model(str(path))
     assert isinstance(model, cosnet_tf.COSNet) and model.inference_short_side == 48
 

@@ -13,7 +13,7 @@ from PIL import Image
 from cosnet_tf.cli import segment_command
 from cosnet_tf.cli.main import main
 from cosnet_tf.data import SyntheticVideoGenerator
-from tests.conftest import REPO_ROOT, tiny_cosnet, write_video
+from tests.conftest import REPO_ROOT, conv_backbone, tiny_cosnet, write_video
 
 av = pytest.importorskip("av")
 
@@ -22,7 +22,7 @@ av = pytest.importorskip("av")
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("segment")
     model_path = root / "tiny.keras"
-    tiny_cosnet().save(model_path)
+    tiny_cosnet(backbone=conv_backbone()).save(model_path)
     generator = SyntheticVideoGenerator(num_sequences=2, num_frames=4, image_size=(32, 48), seed=3,
                                         num_val_sequences=1)
     davis = generator.write_davis(root / "davis")

@@ -17,7 +17,7 @@ from cosnet_tf.tuning import (
     VideoJEvaluator,
     setting_metric,
 )
-from tests.conftest import TINY_BACKBONE, tiny_cosnet
+from tests.conftest import TINY_BACKBONE, conv_backbone, tiny_cosnet
 
 # Its module fixtures are costly: the whole file on one xdist worker (pytest.ini: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("tuning")
@@ -167,7 +167,7 @@ def held_out(tmp_path_factory):
 
 def test_evaluator_equals_segment_then_evaluate(held_out, tmp_path):
     """The search's J is what `cosnet segment` + `cosnet evaluate` give on the same model."""
-    model = tiny_cosnet()
+    model = tiny_cosnet(backbone=conv_backbone())
     grid = EvaluationGrid(refs=[0, 2], fusions=["attention", "prediction"], samplings=["uniform", "local"])
     dataset = DavisDataset(held_out, split="val")
     scores = VideoJEvaluator(dataset, grid, input_size=(32, 32)).per_sequence(model)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from cosnet_tf.cli.main import main
-from tests.conftest import tiny_cosnet, write_video
+from tests.conftest import conv_backbone, tiny_cosnet, write_video
 
 av = pytest.importorskip("av")
 
@@ -15,7 +15,7 @@ av = pytest.importorskip("av")
 def videos(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
     model = root / "tiny.keras"
-    tiny_cosnet().save(model)
+    tiny_cosnet(backbone=conv_backbone()).save(model)
     folder = root / "inputs"
     folder.mkdir()
     rng = np.random.default_rng(0)
