@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from cosnet_tf.cli.main import main
-from tests.conftest import tiny_cosnet
+from tests.conftest import conv_backbone, tiny_cosnet
 
 # Its module fixture converts a model twice: the whole file on one xdist worker.
 pytestmark = pytest.mark.xdist_group("litert")
@@ -120,7 +120,8 @@ def test_export_command_writes_float32_and_a_half_size_float16(tmp_path, capsys)
     import keras
 
     keras.utils.set_random_seed(1234)
-    model = tiny_cosnet(inference_size=INFERENCE_SIZE)
+    # The command's two variants, on a small network (the fixture's export converts MobileNetV2).
+    model = tiny_cosnet(inference_size=INFERENCE_SIZE, backbone=conv_backbone(channels=64))
     model.save(tmp_path / "tiny.keras")
     out = tmp_path / "tiny"
     assert main(["export", "--model", str(tmp_path / "tiny.keras"), "--format", "litert", "--out", str(out)]) == 0

@@ -15,7 +15,7 @@ from cosnet_tf import segment_video
 from cosnet_tf.cli.main import main
 from cosnet_tf.data import DataFileError
 from cosnet_tf.inference import OnlineReferenceStore, OnlineSegmenter, online_reference_plan
-from tests.conftest import REORDERED_FLOAT32_ATOL, REPO_ROOT, conv_backbone, tiny_cosnet
+from tests.conftest import REORDERED_FLOAT32_ATOL, REPO_ROOT, conv_backbone, tiny_cosnet, write_video
 
 SIZE = (32, 48)
 
@@ -220,18 +220,39 @@ def test_a_stream_cut_mid_frame_names_the_problem():
 
 
 def test_a_url_is_read_as_a_live_stream_through_pyav(tmp_path):
-    av = pytest.importorskip("av")
+    pytest.importorskip("av")
     from cosnet_tf.inference import PyAVStreamSource, is_live_input, open_online_source
 
-    path = tmp_path / "camera.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=10)
-        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
-        for frame in _frames(4):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    path = write_video(tmp_path / "camera.mp4", _frames(4))
     url = f"file://{path}"
-    assert is_live_input(url) and is_live_input("-") and not is_live_input(str(path))
+    assert is_live_input(url) and is_live_input("-") and not is_live_input(path)
     source = open_online_source(url)
     assert isinstance(source, PyAVStreamSource) and (source.name, source.fps) == ("camera", 10.0)
     assert [(index, frame.shape) for index, frame in source.iter_frames()] == [(i, (*SIZE, 3)) for i in range(4)]
+
+
+def test_an_http_stream_is_segmented_online(model_path, tmp_path, capsys):
+    """A source over the network: `cosnet segment http://... --online` reads what a local HTTP server sends."""
+    pytest.importorskip("av")
+    import functools
+    import http.server
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    served = tmp_path / "served"
+    served.mkdir()
+    write_video(served / "camera.mp4", _frames(6))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=served))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = tmp_path / "out"
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/camera.mp4"
+        assert main(["segment", url, "--online", "--out", str(out), "--model", model_path, "--refs", "2",
+                     "--quiet"]) == 0, capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(os.listdir(out)) == [f"{index:05d}.png" for index in range(6)]
+    assert _read_mask(out / "00005.png").shape == SIZE
