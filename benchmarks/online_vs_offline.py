@@ -1,16 +1,17 @@
 """J of online segmentation (past references only, bounded memory) against the offline default.
 
 Each DAVIS-2016 dev sequence is encoded once (the shipped model at its default size, as
-`cosnet segment` runs it), then segmented with N references three ways: offline (global
-uniform sampling over the whole video, the default of `cosnet segment`), and online with the
-`OnlineReferenceStore` rule with ``recent`` = 1 (the default: spread past frames and the latest
-one) and ``recent`` = 0 (spread past frames only). The online masks come from
+`cosnet segment` runs it), then segmented with N references offline (global uniform sampling
+over the whole video, the default of `cosnet segment`) and online with the
+`OnlineReferenceStore` rule for each ``recent`` given (default 1, the default rule: spread past
+frames and the latest one, and 0: spread past frames only). The online masks come from
 `OnlineSegmenter.segment_encoded`, which the tests show equal to the frame-by-frame online loop.
 Prints mean J (DAVIS-2016 protocol: first and last frames not scored) and per-sequence J.
 
 Needs ../shared (the DAVIS dev sequences). Usage (from the repository root)::
 
-    python benchmarks/online_vs_offline.py [--refs 5] [--sequences NAME ...] [--model PATH.keras]
+    python benchmarks/online_vs_offline.py [--refs 5] [--recent 1 0] [--sequences NAME ...]
+        [--model PATH.keras]
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def parse_args(argv=None):
     parser.add_argument("--davis-root", default=str(REPO_ROOT.parent / "shared" / "data" / "davis2016-dev"))
     parser.add_argument("--sequences", nargs="+", help="default: every sequence of the root")
     parser.add_argument("--refs", type=int, default=5)
+    parser.add_argument("--recent", type=int, nargs="+", default=[1, 0],
+                        help="the online rules compared: how many latest frames are always references")
     return parser.parse_args(argv)
 
 
@@ -49,11 +52,9 @@ def main(argv=None):
         return 0
     model = load_model(args.model)
     evaluator = VideoJEvaluator(DavisDataset(args.davis_root, sequences=args.sequences))
-    settings = {
-        "offline uniform": VideoSegmenter(model, args.refs),
-        "online recent=1": OnlineSegmenter(model, args.refs, recent=1),
-        "online recent=0": OnlineSegmenter(model, args.refs, recent=0),
-    }
+    settings = {"offline uniform": VideoSegmenter(model, args.refs)}
+    settings.update({f"online recent={recent}": OnlineSegmenter(model, args.refs, recent=recent)
+                     for recent in args.recent})
     scores = {label: {} for label in settings}
     started = time.perf_counter()
     for name, frames, masks in evaluator.sequences:

@@ -168,6 +168,7 @@ def test_keras_round_trip_with_mid_level_features_and_recurrence_gate(tmp_path):
     assert restored.backbone.mid_level_block == 12
 
 
+@pytest.mark.slow  # an 81M-parameter model saved and loaded
 def test_resnet101_official_parameter_count_and_round_trip(tmp_path):
     model = COSNet.from_preset("resnet101_official")
     _assert_round_trip(model, tmp_path / "official.keras", random_frames(2, 33, 41, 6))

@@ -25,7 +25,7 @@ from cosnet_tf.losses import orthogonality_penalty
 from cosnet_tf.training.callbacks import NaNGuard
 from cosnet_tf.training.run import build_datasets
 from cosnet_tf.training.run_config import TrainConfig
-from tests.conftest import REPO_ROOT, TINY_BACKBONE, tiny_backbone
+from tests.conftest import REPO_ROOT, TINY_BACKBONE, conv_backbone, tiny_backbone
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_mix_streams_follows_the_pattern(synthetic):
 @pytest.mark.parametrize("variant", ["vanilla", pytest.param("symmetric", marks=pytest.mark.slow),
                                      pytest.param("channel", marks=pytest.mark.slow)])
 def test_image_step_trains_only_backbone_and_side_output(synthetic, variant):
-    model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16)
+    model = COSNetTrainer(conv_backbone(), coattention=variant, head_filters=16)
     _compile_eager(model, keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=1e-4))
     head_parts = [model.coattention, model.gate, model.head_a, model.head_b]
     seen = set()
@@ -155,7 +155,7 @@ def test_head_learning_rate_multiplier(synthetic, make_optimizer):
     head_moves, backbone_moves = [], []
     for multiplier in (1.0, 10.0):
         keras.utils.set_random_seed(0)
-        model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=multiplier)
+        model = COSNetTrainer(conv_backbone(), coattention="vanilla", head_filters=16, head_lr_multiplier=multiplier)
         _compile_eager(model, make_optimizer())
         backbone_kernel = model.backbone.trainable_weights[0]
         before = model.head_a.classifier.kernel.numpy().copy(), backbone_kernel.numpy().copy()
@@ -380,7 +380,7 @@ def test_killed_run_resumes_from_its_checkpoint(synthetic, tmp_path):
 
 def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
     x, y = next(iter(_streams(synthetic)))
-    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, summary_dropout=0.5)
+    model = COSNetTrainer(conv_backbone(), coattention="vanilla", head_filters=16, summary_dropout=0.5)
     frames = x["frame_a"][:2]
     all_dropped = model.pair_forward(frames, x["frame_b"][:2], summary_keep=np.zeros(2))["pred_a"]
     zero_ref = model.segment(model.encode(frames), None, output_size=(48, 48))
@@ -388,14 +388,14 @@ def test_summary_dropout_trains_the_zero_reference_mode(synthetic):
     _compile_eager(model, keras.optimizers.SGD(0.01))
     model.train_on_batch(x, y)  # the dropout path runs
     with pytest.raises(ValueError, match="summary_dropout"):
-        COSNetTrainer(tiny_backbone(), summary_dropout=1.0)
+        COSNetTrainer(conv_backbone(), summary_dropout=1.0)
 
 
 def test_query_feature_dropout_segments_from_the_summary_alone(synthetic):
     """query_feature_dropout: a dropped frame's head reads X = [Z, 0] (the co-attention still
     reads V; the decoder keeps its low-level input); the other frames are untouched."""
     x, y = next(iter(_streams(synthetic)))
-    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, query_feature_dropout=0.5)
+    model = COSNetTrainer(conv_backbone(), coattention="vanilla", head_filters=16, query_feature_dropout=0.5)
     kernel = model.head_a.convs[0].kernel  # its summary half starts at zero: give it weights
     values = np.asarray(kernel)
     channels = model.attention_channels
@@ -438,9 +438,9 @@ def test_query_feature_dropout_segments_from_the_summary_alone(synthetic):
     assert trainer.query_feature_dropout == 0.3
     assert "query_feature_dropout" not in trainer.to_inference_model().get_config()
     with pytest.raises(ValueError, match="query_feature_dropout"):
-        COSNetTrainer(tiny_backbone(), coattention="vanilla", query_feature_dropout=1.0)
+        COSNetTrainer(conv_backbone(), coattention="vanilla", query_feature_dropout=1.0)
     with pytest.raises(ValueError, match="needs co-attention"):
-        COSNetTrainer(tiny_backbone(), coattention=None, query_feature_dropout=0.2)
+        COSNetTrainer(conv_backbone(), coattention=None, query_feature_dropout=0.2)
 
 
 def test_reference_path_only_trains_what_the_references_change(synthetic):
@@ -478,7 +478,7 @@ def test_reference_path_only_trains_what_the_references_change(synthetic):
     with pytest.raises(ValueError, match="still-image stream"):
         model.train_on_batch(x_image, y_image)
     with pytest.raises(ValueError, match="needs co-attention"):
-        COSNetTrainer(tiny_backbone(), coattention=None, reference_path_only=True)
+        COSNetTrainer(conv_backbone(), coattention=None, reference_path_only=True)
     # The command line reaches the trainer; the shipped model is a plain, fully trainable COSNet.
     from cosnet_tf.cli.main import build_parser
     from cosnet_tf.cli.train_command import config_from_args
@@ -504,7 +504,7 @@ def test_groups_train_each_frame_with_the_mean_of_its_summaries(synthetic):
     stream = mix_streams(groups, stills, video_steps=1, image_steps=1)
     (x, y), (x_image, y_image) = list(stream.take(2))
     assert x["frame_b"].shape == (2, 2, 48, 48, 3) and x_image["frame_b"].shape == (2, 2, 48, 48, 3)
-    model = COSNetTrainer(tiny_backbone(), coattention="vanilla", head_filters=16, summary_dropout=0.5)
+    model = COSNetTrainer(conv_backbone(), coattention="vanilla", head_filters=16, summary_dropout=0.5)
     frames = np.concatenate([x["frame_a"][:, None], x["frame_b"]], axis=1)  # [2, 3, 48, 48, 3]
     grouped = model.group_forward(frames)
     assert grouped.shape == (2, 3, 48, 48, 1)
