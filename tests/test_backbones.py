@@ -194,3 +194,4 @@ def test_early_blocks_are_the_stem_and_the_first_blocks_of_each_backbone():
         early_blocks(resnet, 17)
     with pytest.raises(ValueError, match="does not list its blocks"):
         early_blocks(keras.Sequential([keras.layers.Dense(2)]), 1)
+    assert early_blocks(keras.Sequential([keras.layers.Dense(2)]), 0) == []  # nothing to freeze

@@ -13,7 +13,7 @@ def early_blocks(backbone, count):
     Args:
         backbone: a backbone of `cosnet_tf.backbones`.
         count: how many blocks after the stem, 0 to `len(backbone.block_prefixes)`;
-            0 gives the stem alone.
+            0 gives the stem alone, or nothing for a backbone that lists no blocks.
 
     Example:
 
@@ -25,6 +25,8 @@ def early_blocks(backbone, count):
     'expanded_conv_project_BN'
     """
     prefixes = getattr(backbone, "block_prefixes", None)
+    if prefixes is None and int(count) == 0:
+        return []  # no blocks listed, so no stem told apart: any Keras backbone trains whole
     if prefixes is None:
         raise ValueError(
             f"{type(backbone).__name__} does not list its blocks (`block_prefixes`), so its early blocks "

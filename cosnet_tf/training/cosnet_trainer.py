@@ -176,9 +176,8 @@ class COSNetTrainer(COSNet):
         if self.freeze_backbone:
             self.backbone.trainable = False
         self.frozen_backbone_blocks = int(frozen_backbone_blocks)
-        if self.frozen_backbone_blocks:  # none to freeze: any backbone will do, listing its blocks or not
-            for layer in early_blocks(self.backbone, self.frozen_backbone_blocks):
-                layer.trainable = False
+        for layer in early_blocks(self.backbone, self.frozen_backbone_blocks):
+            layer.trainable = False
         self.reference_path_only = bool(reference_path_only)
         self._gradient_masks = {}  # set by `compile`
         if self.reference_path_only:
