@@ -25,6 +25,7 @@ from cosnet_tf.data import (
     augment_frame_and_mask,
     load_binary_mask,
     load_frame_and_mask,
+    make_composite_dataset,
     make_frame_pair_dataset,
     make_saliency_dataset,
     make_sequence_frame_dataset,
@@ -700,6 +701,67 @@ def test_pair_frames_get_distractors_from_other_videos_as_background(coded_davis
     counts = [np.abs(x1[f"frame_{k}"].numpy() - x0[f"frame_{k}"].numpy()).max(axis=(1, 2, 3)) > 1.0
               for (x0, _), (x1, _) in zip(pairs(0.0), pairs(0.5)) for k in "ab"]
     assert 0.2 < np.concatenate(counts).mean() < 0.8
+
+
+# --------------------------------------------------------------------------
+# composite stills
+# --------------------------------------------------------------------------
+
+def _composites(root, label, augmentation=None, seed=3):
+    return [(image.numpy(), mask.numpy()[..., 0]) for image, mask in make_composite_dataset(
+        DavisDataset(root), image_size=CODED_SIZE, batch_size=4, label=label, augmentation=augmentation,
+        seed=seed, drop_remainder=False)]
+
+
+def _paste_cover(image):
+    """(own video, source video, share of each pixel the pasted object covers) of a coded composite."""
+    videos = np.round((image[..., 0] - 30) / 50).astype(int)
+    own = np.bincount(videos.ravel()).argmax()  # the pasted object spans at most 0.7 of a side
+    changed = np.abs(image[..., 0] - coded_colour(own, 0)[0]) > 1.0
+    source = np.bincount(videos[changed]).argmax()
+    own_red, source_red = coded_colour(own, 0)[0], coded_colour(source, 0)[0]
+    return own, source, (image[..., 0] - own_red) / (source_red - own_red)
+
+
+def test_a_composite_is_another_videos_object_and_its_mask_the_pasted_pixels(coded_davis):
+    own_object = np.zeros(CODED_SIZE, "float32")
+    own_object[4:12, 6:20] = 1.0  # every coded frame's object; no augmentation moves it here
+    objects, unions = _composites(coded_davis, "object"), _composites(coded_davis, "union")
+    assert sum(len(images) for images, _ in objects) == sum(CODED_VIDEO_LENGTHS)  # each frame once a background
+    overlaps = 0
+    for (images, masks), (union_images, union_masks) in zip(objects, unions):
+        np.testing.assert_array_equal(union_images, images)  # the label changes the mask alone
+        for image, mask, union in zip(images, masks, union_masks):
+            own, source, cover = _paste_cover(image)
+            assert source != own and (cover > 0.55).any()  # every coded frame has an object to paste
+            pasted, elsewhere = cover > 0.55, cover < 0.45
+            # "object": the pasted pixels and nothing else, the frame's own object included.
+            assert (mask[pasted] == 1).all() and (mask[elsewhere] == 0).all()
+            # "union": the pasted pixels and what still shows of the frame's own object.
+            assert (union[pasted] == 1).all()
+            np.testing.assert_array_equal(union[elsewhere], own_object[elsewhere])
+            overlaps += int((own_object[elsewhere] == 1).any())
+    assert overlaps > 0
+    # One seed, the same composites; another seed, others.
+    again = _composites(coded_davis, "object")
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(objects, again))
+    other = _composites(coded_davis, "object", seed=4)
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(objects, other))
+
+
+def test_composites_are_augmented_and_checked(coded_davis, tmp_path):
+    for images, masks in _composites(coded_davis, "object", augmentation=NO_COLOUR_CHANGE):
+        for image, mask in zip(images, masks):
+            own, source, cover = _paste_cover(image)
+            assert source != own and (mask[cover > 0.55] == 1).all() and (mask[cover < 0.45] == 0).all()
+    with pytest.raises(ValueError, match="label must be one of"):
+        make_composite_dataset(DavisDataset(coded_davis), image_size=(16, 16), label="background")
+    with pytest.raises(ValueError, match="distractor_scale must satisfy"):
+        make_composite_dataset(DavisDataset(coded_davis), image_size=(16, 16), scale=(0.9, 0.1))
+    one = tmp_path / "one"
+    write_video(one, "only", [np.zeros((16, 16, 3), np.uint8)] * 2, [np.ones((16, 16), bool)] * 2)
+    with pytest.raises(ValueError, match="two videos or more"):
+        make_composite_dataset(DavisDataset(one), image_size=(16, 16))
 
 
 def test_distractor_settings_are_checked(coded_davis, tmp_path):

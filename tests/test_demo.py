@@ -2,8 +2,6 @@
 import argparse
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -96,18 +94,21 @@ def test_the_bundled_clip_is_a_short_real_video_with_its_attribution():
         assert needed in attribution, needed
 
 
-def _run_cli(argv, timeout=900):
-    return subprocess.run([sys.executable, "-m", "cosnet_tf.cli.main", *argv], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+def _run_cli(argv, capsys):
+    """`cosnet ARGV` in this process (a subprocess would load TensorFlow again): exit code and output."""
+    from cosnet_tf.cli.main import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return argparse.Namespace(returncode=code, stdout=out, stderr=err)
 
 
 @pytest.mark.slow
-def test_the_clip_demo_writes_masks_an_overlay_video_and_the_sheet(tmp_path):
+def test_the_clip_demo_writes_masks_an_overlay_video_and_the_sheet(tmp_path, capsys):
     import av
 
     out = tmp_path / "demo"
-    result = _run_cli(["demo", "--out", str(out), "--rows", "3"])
+    result = _run_cli(["demo", "--out", str(out), "--rows", "3"], capsys)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "40 frames of 640x360" in result.stdout, result.stdout
     assert len(list((out / "masks").glob("*.png"))) == 40
@@ -124,10 +125,10 @@ def test_the_clip_demo_writes_masks_an_overlay_video_and_the_sheet(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_recurrence_proof_trains_both_models_reports_j_and_draws_each_held_out_video(tmp_path):
+def test_the_recurrence_proof_trains_both_models_reports_j_and_draws_each_held_out_video(tmp_path, capsys):
     workdir = tmp_path / "demo"
     result = _run_cli(["demo", "--recurrence", "--out", str(workdir), "--steps", "20", "--num-sequences", "6",
-                       "--num-val-sequences", "2", "--frames", "5", "--input-size", "64", "64"])
+                       "--num-val-sequences", "2", "--frames", "5", "--input-size", "64", "64"], capsys)
     assert result.returncode == 0, result.stderr[-3000:]
     scores = dict(re.findall(r"^\s+(N = \d+|no co-attention): mean J = ([0-9.]+)", result.stdout, re.M))
     assert set(scores) == {"N = 0", "N = 5", "no co-attention"}, result.stdout

@@ -18,10 +18,22 @@ from tests.conftest import REPO_ROOT, TINY_BACKBONE
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
 
+CASES = ("symmetric:sgd", "vanilla:partwise_adamw")
+
+
+@pytest.fixture(scope="module")
+def mirrored_steps():
+    """Both cases in one subprocess: TensorFlow and the logical devices start once."""
+    run = subprocess.run([sys.executable, "-m", "tests.helpers.mirrored_step", *CASES], cwd=REPO_ROOT,
+                         env=ENV, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow  # two strategies x two steps, built twice
 @pytest.mark.distributed
-@pytest.mark.parametrize("variant,optimizer", [("symmetric", "sgd"), ("vanilla", "partwise_adamw")])
-def test_mirrored_step_equals_the_one_device_step(variant, optimizer):
+@pytest.mark.parametrize("case", CASES)
+def test_mirrored_step_equals_the_one_device_step(mirrored_steps, case):
     """Global batch 4 on 2 replicas: same weights as batch 4 on one device, for a video and an image step.
 
     This fails if the per-replica loss is not scaled (0.5x or 2x moves), if Eq. 11's
@@ -29,13 +41,9 @@ def test_mirrored_step_equals_the_one_device_step(variant, optimizer):
     the heads' batch norm is not synchronized; with PartwiseAdamW, if a replica's copy of a
     head variable misses its 10x learning rate.
     """
-    run = subprocess.run([sys.executable, "-m", "tests.helpers.mirrored_step", variant, optimizer], cwd=REPO_ROOT,
-                         env=ENV, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2
+    assert mirrored_steps["replicas"] == 2
     for stream in ("video", "image"):
-        step = result[stream]
+        step = mirrored_steps[case][stream]
         assert step["iterations"] == 1
         assert step["largest_move"] > 1e-2, "the step moved nothing: the comparison would be empty"
         assert step["max_difference"] < 1e-4 * max(1.0, step["largest_move"] / 1e-2), (stream, step)

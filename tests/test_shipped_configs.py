@@ -38,7 +38,7 @@ def test_config_reads_and_never_forces_bf16(path):
 _FIRST_STAGE = {
     "davis_root": "../shared/data/davis2016-train", "train_sequences": None, "val_sequences": None,
     "train_split": "train", "val_split": "", "val_davis_root": None, "saliency_images": None,
-    "saliency_masks": None, "stills_from_training_videos": False,
+    "saliency_masks": None, "stills_from_training_videos": False, "composite_stills": "off",
     "model": {"coattention": "vanilla", "coattention_config": {"cosine": True, "recurrence_gate": True},
               "backbone_config": {"mid_level_block": 12, "low_level_block": 2, "output_stride": 16},
               "preset": "mobilenetv2",

@@ -17,6 +17,7 @@ from cosnet_tf.data import (
     DavisDataset,
     SaliencyDataset,
     SyntheticVideoGenerator,
+    make_composite_dataset,
     make_frame_pair_dataset,
     make_saliency_dataset,
 )
@@ -270,6 +271,42 @@ def test_training_video_frames_as_the_still_stream(synthetic, monkeypatch):
     with pytest.raises(ValueError, match="give one of them"):
         TrainConfig(davis_root="x", saliency_images=str(images), saliency_masks=str(images),
                     stills_from_training_videos=True)
+
+
+def test_composites_as_the_still_stream(synthetic, monkeypatch, tmp_path):
+    from cosnet_tf.cli.main import build_parser
+    from cosnet_tf.cli.train_command import config_from_args
+    from cosnet_tf.training import run
+
+    davis, images, _ = synthetic
+    made = []
+
+    def spy(videos, *args, **kwargs):
+        made.append((videos, args, kwargs))
+        return make_composite_dataset(videos, *args, **kwargs)
+
+    monkeypatch.setattr(run, "make_composite_dataset", spy)
+    args = ["train", "--davis-root", str(davis), "--input-size", "32", "32", "--batch-size", "2",
+            "--video-steps", "1", "--image-steps", "1", "--composite-stills", "union"]
+    config = config_from_args(build_parser().parse_args(args))
+    stream = list(build_datasets(config)[0].take(4))
+    # Composites of the training videos (never the held-out ones) feed every image step.
+    ((videos, args, kwargs),) = made
+    assert [v.name for v in videos] == [v.name for v in DavisDataset(davis, split="train")]
+    assert kwargs["label"] == "union"
+    assert [int(x["stream"][0]) for x, _ in stream] == [VIDEO_STREAM, IMAGE_STREAM] * 2
+    first_image, first_mask = next(iter(make_composite_dataset(videos, *args, **kwargs)))  # the same draws
+    np.testing.assert_array_equal(stream[1][0]["frame_a"].numpy(), first_image.numpy())
+    np.testing.assert_array_equal(stream[1][1]["mask_a"].numpy(), first_mask.numpy())
+    toml = tmp_path / "composites.toml"
+    toml.write_text(f'davis_root = "{davis}"\ncomposite_stills = "object"\n')
+    assert TrainConfig.from_file(toml).composite_stills == "object"
+    with pytest.raises(ValueError, match="give one of them"):
+        TrainConfig(davis_root="x", composite_stills="object", stills_from_training_videos=True)
+    with pytest.raises(ValueError, match="image_steps >= 1"):
+        TrainConfig(davis_root="x", composite_stills="object", image_steps=0)
+    with pytest.raises(ValueError, match="composite_stills"):
+        TrainConfig(davis_root="x", composite_stills="pasted")
 
 
 def test_config_file_starts_from_its_base(tmp_path):

@@ -43,6 +43,7 @@ from cosnet_tf.data.augmentation import (
     augment_frame_and_mask,
     resize_frame_and_mask,
 )
+from cosnet_tf.data.composites import COMPOSITE_LABELS, make_composite_dataset
 from cosnet_tf.data.davis import DavisDataset, VideoSequence, read_sequence_list
 from cosnet_tf.data.decoding import (
     DataFileError,
@@ -62,6 +63,7 @@ from cosnet_tf.data.synthetic import SyntheticSequence, SyntheticVideoGenerator
 
 __all__ = [
     "AugmentationConfig",
+    "COMPOSITE_LABELS",
     "DEFAULT_AUGMENTATION",
     "DataFileError",
     "DavisDataset",
@@ -75,6 +77,7 @@ __all__ = [
     "load_binary_mask",
     "load_frame_and_mask",
     "load_rgb_image",
+    "make_composite_dataset",
     "make_frame_pair_dataset",
     "make_saliency_dataset",
     "make_sequence_frame_dataset",

@@ -78,3 +78,38 @@ def load_sample(frame_path: tf.Tensor, mask_path: tf.Tensor, image_size, augment
     if augmentation is None:
         return resize_frame_and_mask(frame, mask, image_size)
     return augment_frame_and_mask(frame, mask, image_size, augmentation, seed, colour_seed)
+
+
+def frame_tables(sequences):
+    """Flat per-frame lookup tables of `VideoSequence`s: frame and mask paths, each frame's video span.
+
+    Returns:
+        `(frame_paths, mask_paths, video_starts, video_lengths)`, one entry per frame.
+
+    Raises:
+        ValueError: a video has a frame without a mask, or there are no frames.
+    """
+    frame_paths, mask_paths, video_starts, video_lengths = [], [], [], []
+    for sequence in sequences:
+        if not sequence.has_all_masks:
+            missing = [frame for frame, mask in zip(sequence.frame_paths, sequence.mask_paths)
+                       if mask is None]
+            raise ValueError(
+                f"sequence {sequence.name!r} has frames without masks (e.g. '{missing[0]}'); "
+                "training needs a mask for every frame"
+            )
+        start = len(frame_paths)
+        frame_paths.extend(sequence.frame_paths)
+        mask_paths.extend(sequence.mask_paths)
+        video_starts.extend([start] * len(sequence))
+        video_lengths.extend([len(sequence)] * len(sequence))
+    if not frame_paths:
+        raise ValueError("no frames to draw from")
+    return (tf.constant(frame_paths), tf.constant(mask_paths),
+            tf.constant(video_starts, tf.int64), tf.constant(video_lengths, tf.int64))
+
+
+def frame_of_another_video(seed, start, length, num_frames):
+    """A frame index drawn uniformly from the frames outside `[start, start + length)` (one video's span)."""
+    pick = tf.random.stateless_uniform([], seed, minval=0, maxval=num_frames - length, dtype=tf.int64)
+    return tf.where(pick < start, pick, pick + length)

@@ -23,6 +23,11 @@ import tensorflow as tf
 #: frame along its tighter side (height or width), drawn uniformly per paste.
 DEFAULT_DISTRACTOR_SCALE = (0.3, 0.7)
 
+#: What the target mask says of a pasted object: "background" (a distractor: the frame's own
+#: object stays the target, cleared where the paste covers it), "object" (the pasted object is
+#: the whole target) or "union" (the pasted object and what shows of the frame's own).
+PASTE_LABELS = ("background", "object", "union")
+
 
 def check_paste_probability(probability: float) -> float:
     """Checks the probability that a frame gets a distractor; returns it as a float."""
@@ -42,21 +47,25 @@ def check_distractor_scale(scale: Sequence[float]) -> tuple[float, float]:
     return low, high
 
 
-def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DISTRACTOR_SCALE):
-    """Pastes the object of `source_mask` (cut from `source_frame`) into `frame` as background.
+def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DISTRACTOR_SCALE,
+                 label="background"):
+    """Pastes the object of `source_mask` (cut from `source_frame`) into `frame`.
 
     The object's bounding box is cut out, scaled by a random factor (see
     `DEFAULT_DISTRACTOR_SCALE`) and placed at a random position where it fits
-    whole. Its pixels replace the frame's, blended by the scaled source mask,
-    and the target mask is cleared wherever the pasted object covers it (more
-    than half): a distractor occludes the primary object. A source mask with
-    no object leaves the frame and mask unchanged.
+    whole. Its pixels replace the frame's, blended by the scaled source mask;
+    the pasted pixels are those where that mask is above one half, and they
+    occlude the frame's own object. `label` (see `PASTE_LABELS`) sets the
+    target there: background (a distractor), the whole target (`"object"`),
+    or added to what shows of the frame's own object (`"union"`). A source
+    mask with no object leaves the frame and mask unchanged.
 
     Args:
         frame, source_frame: float32 `[H, W, 3]` and `[h, w, 3]`.
         mask, source_mask: float32 `[H, W, 1]` and `[h, w, 1]` in [0, 1].
         seed: int `[2]` stateless seed (scale and position).
         scale: `(low, high)` range of the pasted object's size.
+        label: one of `PASTE_LABELS`.
 
     Returns:
         `(frame, mask)` of the input shapes.
@@ -68,7 +77,12 @@ def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DIS
     >>> pasted, target = paste_object(frame, mask, source_frame, source_mask, [1, 2], scale=(0.5, 0.5))
     >>> int((pasted[..., 0] == 200).numpy().sum()), int(target.numpy().sum())  # a 4x4 object
     (16, 48)
+    >>> _, target = paste_object(frame, mask, source_frame, source_mask, [1, 2], scale=(0.5, 0.5), label="object")
+    >>> int(target.numpy().sum())
+    16
     """
+    if label not in PASTE_LABELS:
+        raise ValueError(f"label must be one of {PASTE_LABELS}, got {label!r}")
     frame = tf.convert_to_tensor(frame, tf.float32)
     mask = tf.convert_to_tensor(mask, tf.float32)
     source_frame = tf.convert_to_tensor(source_frame, tf.float32)
@@ -96,6 +110,9 @@ def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DIS
         column = tf.random.stateless_uniform([], column_seed, 0, width - size[1] + 1, dtype=tf.int32)
         canvas = tf.image.pad_to_bounding_box(object_pixels, row, column, height, width)
         alpha = tf.image.pad_to_bounding_box(object_alpha, row, column, height, width)
-        return frame * (1.0 - alpha) + canvas * alpha, mask * tf.cast(alpha <= 0.5, mask.dtype)
+        covered = tf.cast(alpha > 0.5, mask.dtype)
+        target = {"background": mask * (1.0 - covered), "object": covered,
+                  "union": tf.maximum(mask * (1.0 - covered), covered)}[label]
+        return frame * (1.0 - alpha) + canvas * alpha, target
 
     return tf.cond(tf.size(rows) > 0, pasted, lambda: (frame, mask))

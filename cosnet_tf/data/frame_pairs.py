@@ -63,28 +63,6 @@ from cosnet_tf.data.distractors import (
     paste_object,
 )
 
-def _frame_tables(sequences: Sequence[VideoSequence]):
-    """Flat per-frame lookup tables: paths and the owning video's span."""
-    frame_paths, mask_paths, video_starts, video_lengths = [], [], [], []
-    for sequence in sequences:
-        if not sequence.has_all_masks:
-            missing = [frame for frame, mask in zip(sequence.frame_paths, sequence.mask_paths)
-                       if mask is None]
-            raise ValueError(
-                f"sequence {sequence.name!r} has frames without masks (e.g. '{missing[0]}'); "
-                "training pairs need a mask for every frame"
-            )
-        start = len(frame_paths)
-        frame_paths.extend(sequence.frame_paths)
-        mask_paths.extend(sequence.mask_paths)
-        video_starts.extend([start] * len(sequence))
-        video_lengths.extend([len(sequence)] * len(sequence))
-    if not frame_paths:
-        raise ValueError("no frames to draw pairs from")
-    return (tf.constant(frame_paths), tf.constant(mask_paths),
-            tf.constant(video_starts, tf.int64), tf.constant(video_lengths, tf.int64))
-
-
 def make_frame_pair_dataset(
     videos: Union[DavisDataset, Iterable[VideoSequence]],
     image_size: Sequence[int] = (320, 320),
@@ -147,7 +125,7 @@ def make_frame_pair_dataset(
     if isinstance(references, bool) or not isinstance(references, int) or references < 1:
         raise ValueError(f"references must be an integer >= 1, got {references!r}")
     sequences = list(videos.sequences if isinstance(videos, DavisDataset) else videos)
-    frame_paths, mask_paths, video_starts, video_lengths = _frame_tables(sequences)
+    frame_paths, mask_paths, video_starts, video_lengths = _sampling.frame_tables(sequences)
     num_frames = int(frame_paths.shape[0])
     paste_distractors = check_paste_probability(paste_distractors)
     distractor_scale = check_distractor_scale(distractor_scale)
@@ -158,9 +136,7 @@ def make_frame_pair_dataset(
         """`paste_object` with probability `paste_distractors`, from a frame of another video."""
         draw_seed, pick_seed, load_seed, paste_seed = tf.unstack(
             tf.random.experimental.stateless_split(distractor_seed, num=4))
-        # Uniform over the frames of the other videos: skip this video's span.
-        pick = tf.random.stateless_uniform([], pick_seed, minval=0, maxval=num_frames - length, dtype=tf.int64)
-        source = tf.where(pick < start, pick, pick + length)
+        source = _sampling.frame_of_another_video(pick_seed, start, length, num_frames)
 
         def pasted():
             source_frame, source_mask = _sampling.load_sample(

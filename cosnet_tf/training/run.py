@@ -13,6 +13,7 @@ import tensorflow as tf
 from cosnet_tf.data import (
     AugmentationConfig,
     SaliencyDataset,
+    make_composite_dataset,
     make_frame_pair_dataset,
     make_saliency_dataset,
 )
@@ -45,15 +46,21 @@ def build_datasets(config, epoch_offset=0, strategy=None):
     elif config.stills_from_training_videos:
         saliency = SaliencyDataset.from_videos(train_videos)
 
+    def make_stills(batch_size, seed):
+        if saliency is not None:
+            return make_saliency_dataset(saliency, config.input_size, batch_size, augmentation=augmentation,
+                                         seed=seed)
+        if config.composite_stills != "off":
+            return make_composite_dataset(train_videos, config.input_size, batch_size,
+                                          label=config.composite_stills, augmentation=augmentation, seed=seed)
+        return None
+
     def make_stream(batch_size, seed):
         pairs = make_frame_pair_dataset(
             train_videos, config.input_size, batch_size, augmentation=augmentation, seed=seed,
             paste_distractors=config.paste_distractors, references=config.training_references,
         )
-        stills = None
-        if saliency is not None:
-            stills = make_saliency_dataset(saliency, config.input_size, batch_size, augmentation=augmentation,
-                                           seed=seed)
+        stills = make_stills(batch_size, seed)
         return mix_streams(pairs, stills, config.video_steps, config.image_steps)
 
     seed = config.seed + 1_000_003 * epoch_offset

@@ -174,6 +174,11 @@ class TrainConfig:
     stills_from_training_videos: bool = setting(
         False, tunable=False, help="the still-image steps read the training videos' annotated frames as stills "
         "(not with saliency_images)")
+    composite_stills: str = setting(
+        "off", choices=("off", "object", "union"),
+        help="the still-image steps read composites, an object of one training video pasted onto a frame of "
+        "another (cosnet_tf.data.composites): the mask is the pasted object (object) or it and the frame's own "
+        "(union); off: not used (not with saliency_images or stills_from_training_videos)")
     model: dict = setting(
         factory=lambda: {"preset": "mobilenetv2"}, flag="--model-config", metavar="JSON", tunable=False,
         help="the [model] section, COSNet.from_preset's arguments: preset, backbone_config, backbone_weights, "
@@ -278,9 +283,14 @@ class TrainConfig:
             )
         if (self.saliency_images is None) != (self.saliency_masks is None):
             raise ValueError("Give both saliency_images and saliency_masks, or neither.")
-        if self.stills_from_training_videos and self.saliency_images is not None:
-            raise ValueError("stills_from_training_videos and saliency_images both name the still images; "
-                             "give one of them.")
+        stills = [name for name, given in (("saliency_images", self.saliency_images is not None),
+                                           ("stills_from_training_videos", self.stills_from_training_videos),
+                                           ("composite_stills", self.composite_stills != "off")) if given]
+        if len(stills) > 1:
+            raise ValueError(f"{' and '.join(stills)} all name the still images; give one of them.")
+        if stills and int(self.image_steps) < 1:
+            raise ValueError(f"{stills[0]} feeds the still-image steps, and image_steps is {self.image_steps}: "
+                             "give image_steps >= 1, or no still images.")
         if self.davis_root is None:
             raise ValueError("davis_root is required (a folder in the DAVIS-2016 layout).")
 

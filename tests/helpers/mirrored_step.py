@@ -1,10 +1,10 @@
 """One training step under `MirroredStrategy` over 2 logical CPUs against the same step on one device.
 
 Run as a script (the logical devices must be set before TensorFlow starts, so
-not inside the pytest process): prints one JSON line with the largest weight
-difference after a video step and after an image step.
+not inside the pytest process): prints one JSON line with, for each VARIANT:OPTIMIZER
+case, the largest weight difference after a video step and after an image step.
 
-    python -m tests.helpers.mirrored_step [VARIANT] [sgd|partwise_adamw]
+    python -m tests.helpers.mirrored_step symmetric:sgd vanilla:partwise_adamw
 """
 import json
 import os
@@ -28,13 +28,13 @@ OPTIMIZERS = {
 }
 
 
-def build(variant, optimizer="sgd"):
+def build(variant, optimizer="sgd", run_eagerly=False):
     keras.utils.set_random_seed(0)
     # Heads' batch norm synchronized: each replica sees 2 of the 4 samples, and the
     # statistics must be those of all 4, as on one device.
     model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16, synchronized_batch_norm=True,
                           class_balance=1.0, head_lr_multiplier=10.0)
-    model.compile(optimizer=OPTIMIZERS[optimizer]())
+    model.compile(optimizer=OPTIMIZERS[optimizer](), run_eagerly=run_eagerly)
     return model
 
 
@@ -51,13 +51,28 @@ def batch(stream, seed=0):
     return x, y
 
 
-def weights_after_step(strategy, variant, stream, optimizer):
+def weights_after_step(strategy, variant, stream, optimizer, run_eagerly=False):
+    """Weights before and after one step on one global batch of 4, and the model."""
     with strategy.scope():
-        model = build(variant, optimizer)
+        model = build(variant, optimizer, run_eagerly)
     x, y = batch(stream)
-    data = tf.data.Dataset.from_tensors((x, y))  # one global batch of 4
-    model.fit(data, epochs=1, verbose=0)
-    return [w.numpy() for w in model.trainable_weights], model
+    before = [w.numpy() for w in model.trainable_weights]
+    model.fit(tf.data.Dataset.from_tensors((x, y)), epochs=1, verbose=0)
+    return before, [w.numpy() for w in model.trainable_weights], model
+
+
+def compare(mirrored, variant, optimizer):
+    result = {}
+    for name, stream in (("video", VIDEO_STREAM), ("image", IMAGE_STREAM)):
+        # The one-device reference steps eagerly: the same arithmetic, without a second trace.
+        start, one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream, optimizer, True)
+        _, two, model = weights_after_step(mirrored, variant, stream, optimizer)
+        result[name] = {
+            "max_difference": max(float(np.abs(a - b).max()) for a, b in zip(one, two)),
+            "largest_move": max(float(np.abs(a - b).max()) for a, b in zip(one, start)),
+            "iterations": int(model.optimizer.iterations.numpy()),
+        }
+    return result
 
 
 def main():
@@ -65,20 +80,11 @@ def main():
     # devices must not change the test process (nor can they, once TensorFlow has run).
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    variant = sys.argv[1] if len(sys.argv) > 1 else "symmetric"
-    optimizer = sys.argv[2] if len(sys.argv) > 2 else "sgd"
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     result = {"replicas": mirrored.num_replicas_in_sync}
-    for name, stream in (("video", VIDEO_STREAM), ("image", IMAGE_STREAM)):
-        one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream, optimizer)
-        two, model = weights_after_step(mirrored, variant, stream, optimizer)
-        start = build(variant, optimizer)
-        moved = max(float(np.abs(a - b.numpy()).max()) for a, b in zip(one, start.trainable_weights))
-        result[name] = {
-            "max_difference": max(float(np.abs(a - b).max()) for a, b in zip(one, two)),
-            "largest_move": moved,
-            "iterations": int(model.optimizer.iterations.numpy()),
-        }
+    for case in sys.argv[1:] or ["symmetric:sgd"]:
+        variant, optimizer = case.split(":")
+        result[case] = compare(mirrored, variant, optimizer)
     print(json.dumps(result))
 
 
