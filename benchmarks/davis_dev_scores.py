@@ -7,7 +7,7 @@ protocol: J and F mean / recall / decay, and T). One row per setting: the model-
 
     python benchmarks/davis_dev_scores.py MODEL.keras [--davis-root ../shared/data/davis2016-dev]
         [--short-sides 240 320 384 480] [--input-sizes 256x256] [--refs 0 5] [--fusions attention prediction]
-        [--samplings uniform random local] [--crf] [--out DIR]
+        [--samplings uniform random local] [--flip] [--crf] [--out DIR]
         [--db-info ../shared/data/davis2016-train/db_info.yml]
 
 Each size in --short-sides is aspect-preserving (`--short-side S` of `cosnet segment`); each
@@ -41,18 +41,21 @@ def settings_from_args(args):
         sizes.append((f"fixed {height}x{width}", ["--input-size", str(height), str(width)]))
     sizes = sizes or [("model default", [])]
     crfs = [(False, [])] + ([(True, ["--crf", "--crf-workers", str(args.crf_workers)])] if args.crf else [])
+    flips = [(False, [])] + ([(True, ["--flip"])] if args.flip else [])
     settings = []
     for size, size_flags in sizes:
         for n in args.refs:
             # Fusion and sampling mean nothing without references.
             for fusion in args.fusions if n > 0 else args.fusions[:1]:
                 for sampling in args.samplings if n > 0 else args.samplings[:1]:
-                    for crf, crf_flags in crfs:
-                        label = f"{size}, N={n}"
-                        if n > 0 and (len(args.fusions) > 1 or len(args.samplings) > 1):
-                            label += f", {fusion}, {sampling}"
-                        flags = size_flags + ["--refs", str(n), "--fusion", fusion, "--sampling", sampling]
-                        settings.append((label + (", CRF" if crf else ""), flags + crf_flags))
+                    for flip, flip_flags in flips:
+                        for crf, crf_flags in crfs:
+                            label = f"{size}, N={n}"
+                            if n > 0 and (len(args.fusions) > 1 or len(args.samplings) > 1):
+                                label += f", {fusion}, {sampling}"
+                            flags = size_flags + ["--refs", str(n), "--fusion", fusion, "--sampling", sampling]
+                            label += (", flip" if flip else "") + (", CRF" if crf else "")
+                            settings.append((label, flags + flip_flags + crf_flags))
     return settings
 
 
@@ -66,6 +69,7 @@ def main(argv=None):
     parser.add_argument("--refs", type=int, nargs="+", default=[5], metavar="N")
     parser.add_argument("--fusions", nargs="+", default=["attention"], choices=("attention", "prediction"))
     parser.add_argument("--samplings", nargs="+", default=["uniform"], choices=("uniform", "random", "local"))
+    parser.add_argument("--flip", action="store_true", help="also score every setting with --flip")
     parser.add_argument("--crf", action="store_true", help="also score every setting with --crf")
     parser.add_argument("--crf-workers", type=int, default=2)
     parser.add_argument("--out", help="keep masks and scores here (default: a temporary folder)")

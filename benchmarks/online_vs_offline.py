@@ -4,13 +4,15 @@ Each DAVIS-2016 dev sequence is encoded once (the shipped model at its default s
 `cosnet segment` runs it), then segmented with N references offline (global uniform sampling
 over the whole video, the default of `cosnet segment`) and online with the
 `OnlineReferenceStore` rule for each ``recent`` given (default 1, the default rule: spread past
-frames and the latest one, and 0: spread past frames only). The online masks come from
+frames and the latest one, and 0: spread past frames only) and each ``lag`` given (default 0:
+each frame segmented as it arrives; L: once L more frames have arrived, which may then be among
+its references). The online masks come from
 `OnlineSegmenter.segment_encoded`, which the tests show equal to the frame-by-frame online loop.
 Prints mean J (DAVIS-2016 protocol: first and last frames not scored) and per-sequence J.
 
 Needs ../shared (the DAVIS dev sequences). Usage (from the repository root)::
 
-    python benchmarks/online_vs_offline.py [--refs 5] [--recent 1 0] [--sequences NAME ...]
+    python benchmarks/online_vs_offline.py [--refs 5] [--recent 1 0] [--lag 0 5] [--sequences NAME ...]
         [--model PATH.keras]
 """
 from __future__ import annotations
@@ -42,6 +44,8 @@ def parse_args(argv=None):
     parser.add_argument("--refs", type=int, default=5)
     parser.add_argument("--recent", type=int, nargs="+", default=[1, 0],
                         help="the online rules compared: how many latest frames are always references")
+    parser.add_argument("--lag", type=int, nargs="+", default=[0],
+                        help="frames read before a frame is segmented, each compared with every --recent")
     return parser.parse_args(argv)
 
 
@@ -53,8 +57,9 @@ def main(argv=None):
     model = load_model(args.model)
     evaluator = VideoJEvaluator(DavisDataset(args.davis_root, sequences=args.sequences))
     settings = {"offline uniform": VideoSegmenter(model, args.refs)}
-    settings.update({f"online recent={recent}": OnlineSegmenter(model, args.refs, recent=recent)
-                     for recent in args.recent})
+    settings.update({f"online recent={recent}" + (f" lag={lag}" if lag else ""):
+                     OnlineSegmenter(model, args.refs, recent=recent, lag=lag)
+                     for lag in args.lag for recent in args.recent})
     scores = {label: {} for label in settings}
     started = time.perf_counter()
     for name, frames, masks in evaluator.sequences:

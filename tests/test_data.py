@@ -6,6 +6,7 @@ reads the shared DAVIS dev subset and skips when it is absent.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -589,8 +590,6 @@ def test_pair_frames_share_one_colour_jitter_that_changes_across_pairs(tmp_path)
 
 
 def test_degradation_blurs_and_adds_noise_to_the_frame_alone():
-    import dataclasses
-
     mask = np.zeros((32, 40), np.uint8)
     mask[:, 20:] = 1
     frame = np.where(mask[..., None].astype(bool), np.uint8(220), np.uint8(30)).repeat(3, axis=2)
@@ -667,6 +666,11 @@ def test_paste_object_scales_places_and_clears_the_mask():
     unchanged = paste_object(frame, mask, source_frame, np.zeros_like(source_mask), [0, 1])
     np.testing.assert_array_equal(unchanged[0].numpy(), frame)
     np.testing.assert_array_equal(unchanged[1].numpy(), mask)
+    # As a composite labelled "object", nothing pasted is no target; "union" keeps the frame's own.
+    for label, target in (("object", np.zeros_like(mask)), ("union", mask)):
+        still = paste_object(frame, mask, source_frame, np.zeros_like(source_mask), [0, 1], label=label)
+        np.testing.assert_array_equal(still[0].numpy(), frame)
+        np.testing.assert_array_equal(still[1].numpy(), target)
 
 
 def test_pair_frames_get_distractors_from_other_videos_as_background(coded_davis):
@@ -756,7 +760,13 @@ def test_composites_are_augmented_and_checked(coded_davis, tmp_path):
             assert source != own and (mask[cover > 0.55] == 1).all() and (mask[cover < 0.45] == 0).all()
     with pytest.raises(ValueError, match="label must be one of"):
         make_composite_dataset(DavisDataset(coded_davis), image_size=(16, 16), label="background")
-    with pytest.raises(ValueError, match="distractor_scale must satisfy"):
+    # The training setting offers exactly these labels (its module cannot import TensorFlow to read them).
+    from cosnet_tf.data import COMPOSITE_LABELS
+    from cosnet_tf.training.run_config import TrainConfig
+
+    choices = next(f for f in dataclasses.fields(TrainConfig) if f.name == "composite_stills").metadata["choices"]
+    assert choices == ("off", *COMPOSITE_LABELS)
+    with pytest.raises(ValueError, match="^scale must satisfy"):
         make_composite_dataset(DavisDataset(coded_davis), image_size=(16, 16), scale=(0.9, 0.1))
     one = tmp_path / "one"
     write_video(one, "only", [np.zeros((16, 16, 3), np.uint8)] * 2, [np.ones((16, 16), bool)] * 2)

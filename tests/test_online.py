@@ -159,6 +159,39 @@ def test_the_memory_stays_bounded_and_spread_over_the_whole_past_on_a_long_strea
     assert 0 in store
 
 
+def test_with_a_lag_each_mask_waits_for_later_frames_and_may_use_them(model):
+    segmenter = OnlineSegmenter(model, num_references=3, lag=4)
+    video = _frames(12)
+    read = []
+
+    def arriving():
+        for frame in video:
+            read.append(len(read))
+            yield frame
+
+    yielded = [(index, len(read)) for index, _ in segmenter.iter_segment(arriving())]
+    # Frame t is segmented once frame t + 4 has been read (or the stream has ended).
+    assert yielded == [(index, min(index + 5, 12)) for index in range(12)]
+    plan = segmenter.reference_plan(12)
+    assert plan == online_reference_plan(12, 3, lag=4)
+    for query, references in enumerate(plan):
+        assert query not in references and max(references) <= min(query + 4, 11), (query, references)
+    assert any(max(references) > query for query, references in enumerate(plan))  # later frames do serve
+    # The store's 5 feature maps at most, and the frames that wait: some of those the store has dropped.
+    assert segmenter.last_run["limit"] == 5 + 4 and 5 < segmenter.last_run["max_cached"] <= 9
+    # The same masks as the whole-video loop given the lagged plan.
+    np.testing.assert_allclose(segmenter.segment(video), segmenter.segment_encoded(segmenter.encode_video(video)),
+                               atol=REORDERED_FLOAT32_ATOL)
+    with pytest.raises(ValueError, match="lag must be an integer >= 0"):
+        OnlineSegmenter(model, lag=-1)
+
+
+def test_a_short_stream_counts_every_feature_map_held(model):
+    segmenter = OnlineSegmenter(model, num_references=3)  # holds up to 5: three frames are all kept
+    assert len(list(segmenter.iter_segment(iter(_frames(3))))) == 3
+    assert segmenter.last_run["max_cached"] == 3
+
+
 def test_online_masks_equal_the_offline_loop_given_the_online_plan(model):
     # The online loop and the whole-video loop share the core's segment call (Eq. 13): same plan, same masks.
     video = _frames(12)
@@ -170,7 +203,8 @@ def test_online_masks_equal_the_offline_loop_given_the_online_plan(model):
     assert segment_video(video, model, num_references=3, online=True).shape == (12, *SIZE)
 
 
-def test_ctrl_c_ends_the_run_with_every_written_file_complete(model_path, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("lag", [0, 2])
+def test_ctrl_c_ends_the_run_with_every_written_file_complete(model_path, tmp_path, monkeypatch, capsys, lag):
     from cosnet_tf.inference import ImageFrameSource
 
     folder = tmp_path / "frames"
@@ -187,7 +221,8 @@ def test_ctrl_c_ends_the_run_with_every_written_file_complete(model_path, tmp_pa
     monkeypatch.setattr(ImageFrameSource, "_read", interrupted_read)
     out = tmp_path / "out"
     assert main(["segment", str(folder), "--online", "--out", str(out), "--model", model_path, "--refs", "2",
-                 "--overlay", "--quiet"]) == 0
+                 "--overlay", "--quiet", "--online-lag", str(lag)]) == 0
+    # Every frame read before the stop gets its mask, those still waiting on a lag too.
     assert sorted(p.name for p in out.glob("*.png")) == [f"{index:05d}.png" for index in range(6)]
     assert all(_read_mask(path).shape == SIZE for path in out.glob("*.png"))
     import av
@@ -198,12 +233,15 @@ def test_ctrl_c_ends_the_run_with_every_written_file_complete(model_path, tmp_pa
     assert "interrupted: 6 frame(s)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("case", ["stdin without --online", "no --stdin-size", "sampling"])
+@pytest.mark.parametrize("case", ["stdin without --online", "no --stdin-size", "sampling", "lag without --online"])
 def test_bad_online_inputs_are_refused_clearly(model_path, tmp_path, capsys, case):
     argv = ["segment", "-", "--out", str(tmp_path), "--model", model_path, "--quiet"]
     expected = {"stdin without --online": "needs `cosnet segment --online`", "no --stdin-size": "--stdin-size H W",
-                "sampling": "--sampling does not apply with --online"}[case]
-    if case != "stdin without --online":
+                "sampling": "--sampling does not apply with --online",
+                "lag without --online": "--online-lag applies with --online only"}[case]
+    if case == "lag without --online":
+        argv += ["--online-lag", "2"]
+    elif case != "stdin without --online":
         argv.append("--online")
     if case == "sampling":
         argv += ["--sampling", "local", "--stdin-size", "8", "8"]

@@ -70,6 +70,9 @@ def add_segment_parser(sub):
     add_switch(p, "--online", help="segment each frame as it arrives, with references only from frames already "
                "seen, kept in a bounded memory (the first frame, frames spread over the past, the latest one): "
                "for live streams; masks are written as frames come in and Ctrl-C ends the run cleanly")
+    p.add_argument("--online-lag", type=at_least(0), default=0, metavar="L",
+                   help="with --online, segment each frame once L more frames have arrived, so those may be "
+                   "among its references: each mask comes L frames late (default: 0, at once)")
     p.add_argument("--stdin-size", nargs=2, type=at_least(1), metavar=("H", "W"),
                    help="with INPUT '-': stdin carries raw RGB24 frames of H x W pixels, H*W*3 bytes each "
                    "(e.g. `ffmpeg -i SRC -f rawvideo -pix_fmt rgb24 - | cosnet segment - --online --stdin-size H W`)")
@@ -125,6 +128,8 @@ def run_segment(args):
     crf = None
     if args.crf:
         crf = DenseCRF(**{name: getattr(args, "crf_" + name) for name in _CRF_FLAGS})
+    if args.online_lag and not args.online:
+        raise ValueError("--online-lag applies with --online only")
     if args.online and args.sampling != "uniform":
         raise ValueError("--sampling does not apply with --online: references are past frames spread over the "
                          "stream (OnlineReferenceStore)")
@@ -149,7 +154,7 @@ def run_segment(args):
             raise ValueError("--online runs on a Keras model; a LiteRT export segments whole videos")
         segmenter = LiteRTSegmenter(model, sampling=args.sampling, seed=args.seed, **options)
     elif args.online:
-        segmenter = OnlineSegmenter(model, **options)
+        segmenter = OnlineSegmenter(model, lag=args.online_lag, **options)
     else:
         segmenter = VideoSegmenter(model, sampling=args.sampling, seed=args.seed, **options)
     if not args.quiet:
@@ -161,7 +166,9 @@ def run_segment(args):
                                  finish_on_interrupt=args.online)
     seconds = time.perf_counter() - started
     size = segmenter.last_run.get("input_size")
-    sampling = "online" if args.online else args.sampling
+    sampling = args.sampling
+    if args.online:
+        sampling = f"online, {args.online_lag}-frame lag" if args.online_lag else "online"
     references = (f"N={args.refs} {sampling}, {segmenter.fusion} fusion" if getattr(model, "coattention", None)
                   is not None else "no co-attention: frame by frame")
     size_text = f"model input {size[0]}x{size[1]}" if size else "no video left to segment"

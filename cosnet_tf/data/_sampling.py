@@ -104,7 +104,7 @@ def frame_tables(sequences):
         video_starts.extend([start] * len(sequence))
         video_lengths.extend([len(sequence)] * len(sequence))
     if not frame_paths:
-        raise ValueError("no frames to draw from")
+        raise ValueError("no annotated frames in the given videos")
     return (tf.constant(frame_paths), tf.constant(mask_paths),
             tf.constant(video_starts, tf.int64), tf.constant(video_lengths, tf.int64))
 

@@ -3,15 +3,16 @@
 The paper trains its still-image stream on 10k saliency images beside the video pairs
 (Section 3.3). Where no saliency set is at hand, composites make new stills out of the
 training videos' annotated frames: each one is a frame of one video (its background) with
-the object of a frame of *another* video cut out with its mask, scaled, flipped and pasted
-onto it at a random place. Pairings are drawn anew every epoch, so the 30 DAVIS training
+the object of a frame of *another* video cut out with its mask, scaled (and, with the default
+augmentation, flipped half the time) and pasted onto it at a random place. Pairings are drawn anew every epoch, so the 30 DAVIS training
 videos give far more distinct stills than their 2,079 frames.
 
 The still's mask is the pasted object (``label="object"``) or the pasted object together
 with what still shows of the frame's own object (``label="union"``); see
 `cosnet_tf.data.distractors.paste_object`, which does the cutting and pasting for these and
-for the one-frame distractors of the video pairs. A source frame whose mask is empty leaves
-its background frame as a plain still, with the frame's own mask.
+for the one-frame distractors of the video pairs. A source frame whose object the augmentation
+cropped away pastes nothing: the still is its background frame, with an empty mask
+(``"object"``) or the frame's own (``"union"``).
 
 Element specification: that of `make_saliency_dataset`::
 
@@ -38,10 +39,10 @@ import tensorflow as tf
 from cosnet_tf.data import _sampling
 from cosnet_tf.data.augmentation import DEFAULT_AUGMENTATION, AugmentationConfig
 from cosnet_tf.data.davis import DavisDataset, VideoSequence
-from cosnet_tf.data.distractors import DEFAULT_DISTRACTOR_SCALE, check_distractor_scale, paste_object
+from cosnet_tf.data.distractors import DEFAULT_DISTRACTOR_SCALE, PASTE_LABELS, check_distractor_scale, paste_object
 
 #: The labels a composite's mask can take: the pasted object alone, or with the frame's own object.
-COMPOSITE_LABELS = ("object", "union")
+COMPOSITE_LABELS = tuple(label for label in PASTE_LABELS if label != "background")
 
 
 def make_composite_dataset(
@@ -89,7 +90,7 @@ def make_composite_dataset(
     image_size = _sampling.check_image_size(image_size)
     if label not in COMPOSITE_LABELS:
         raise ValueError(f"label must be one of {COMPOSITE_LABELS}, got {label!r}")
-    scale = check_distractor_scale(scale)
+    scale = check_distractor_scale(scale, "scale")
     sequences = list(videos.sequences if isinstance(videos, DavisDataset) else videos)
     if len(sequences) < 2:
         raise ValueError(f"composites need two videos or more (an object comes from another video), "

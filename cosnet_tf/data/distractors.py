@@ -1,4 +1,4 @@
-"""One-frame distractors: another video's object pasted into a training frame as background.
+"""Another video's object pasted into a training frame: one-frame distractors, and composite stills.
 
 On DAVIS, every training object is salient in every frame, so the per-frame path can find
 it alone and the co-attention has nothing to add (docs/coattention.md). An object cut from a
@@ -11,6 +11,7 @@ on DAVIS: docs/research-log.md#2026-11-27--one-frame-distractors-on-davis-the-ga
 `paste_object` is the per-frame operation, in TensorFlow ops for `tf.data`;
 `make_frame_pair_dataset(paste_distractors=p)` pastes one into each frame with
 probability p, each from a frame of another video drawn for that frame alone.
+`cosnet_tf.data.composites` pastes one into every still, labelled as the object.
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ def check_paste_probability(probability: float) -> float:
     return float(probability)
 
 
-def check_distractor_scale(scale: Sequence[float]) -> tuple[float, float]:
-    """Checks a `(low, high)` size range of pasted objects; returns it as floats."""
+def check_distractor_scale(scale: Sequence[float], name: str = "distractor_scale") -> tuple[float, float]:
+    """Checks a `(low, high)` size range of pasted objects (errors name it `name`); returns it as floats."""
     try:
         low, high = (float(value) for value in scale)
     except (TypeError, ValueError):
-        raise ValueError(f"distractor_scale must be (low, high), got {scale!r}") from None
+        raise ValueError(f"{name} must be (low, high), got {scale!r}") from None
     if not 0.0 < low <= high <= 1.0:
-        raise ValueError(f"distractor_scale must satisfy 0 < low <= high <= 1, got {scale!r}")
+        raise ValueError(f"{name} must satisfy 0 < low <= high <= 1, got {scale!r}")
     return low, high
 
 
@@ -58,7 +59,8 @@ def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DIS
     occlude the frame's own object. `label` (see `PASTE_LABELS`) sets the
     target there: background (a distractor), the whole target (`"object"`),
     or added to what shows of the frame's own object (`"union"`). A source
-    mask with no object leaves the frame and mask unchanged.
+    mask with no object leaves the frame unchanged, and the mask too, except
+    that with `"object"` (nothing pasted: no target) it is empty.
 
     Args:
         frame, source_frame: float32 `[H, W, 3]` and `[h, w, 3]`.
@@ -115,4 +117,5 @@ def paste_object(frame, mask, source_frame, source_mask, seed, scale=DEFAULT_DIS
                   "union": tf.maximum(mask * (1.0 - covered), covered)}[label]
         return frame * (1.0 - alpha) + canvas * alpha, target
 
-    return tf.cond(tf.size(rows) > 0, pasted, lambda: (frame, mask))
+    nothing = tf.zeros_like(mask) if label == "object" else mask
+    return tf.cond(tf.size(rows) > 0, pasted, lambda: (frame, nothing))

@@ -1,14 +1,16 @@
-"""The reference memory of online segmentation: past frames only, a hard limit on what is kept.
+"""The reference memory of online segmentation: frames already seen, a hard limit on what is kept.
 
 Online, a query's references can come only from frames already seen, and a
-stream may never end, so the memory keeps a bounded set of past frames.
-:class:`OnlineReferenceStore` holds the one rule that decides which (used by
+stream may never end, so the memory keeps a bounded set of them.
+:class:`OnlineReferenceStore` holds the one rule that decides which, and
+:func:`online_order` the one schedule of when each frame is segmented (used by
 `OnlineSegmenter`, `cosnet segment --online`, and :func:`online_reference_plan`).
 """
 from __future__ import annotations
 
-import numbers
 from collections import deque
+
+from cosnet_tf.utils.validation import non_negative_int
 
 
 def _uniform_pick(indices, count):
@@ -19,7 +21,7 @@ def _uniform_pick(indices, count):
 
 
 class OnlineReferenceStore:
-    """Features of past frames, at most :attr:`limit` of them, and each new query's references.
+    """Features of frames seen, at most :attr:`limit` of them, and each query's references.
 
     The rule (online global uniform sampling plus the latest frames): frames whose index is a
     multiple of a stride are kept, the stride doubling whenever more than ``2 (N - recent)``
@@ -52,11 +54,8 @@ class OnlineReferenceStore:
     """
 
     def __init__(self, num_references, stack=None, recent=1):
-        for name, value in (("num_references", num_references), ("recent", recent)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        self.num_references = int(num_references)
-        self.recent = min(int(recent), self.num_references)
+        self.num_references = non_negative_int("num_references", num_references)
+        self.recent = min(non_negative_int("recent", recent), self.num_references)
         self.spread_capacity = 2 * (self.num_references - self.recent)
         self._stack = stack
         self._stride = 1
@@ -81,19 +80,23 @@ class OnlineReferenceStore:
         return index in self._features
 
     def reference_indices(self, query):
-        """The sorted reference indices of ``query``, the next frame (all earlier, or ``[0]`` for frame 0)."""
-        if query != self.next_index:
-            raise ValueError(f"frames arrive in order: expected frame {self.next_index}, got {query}")
+        """The sorted reference indices of ``query``: the next frame, or one already added.
+
+        References are held frames other than the query itself; a query with none (frame 0)
+        is its own reference.
+        """
+        if not 0 <= query <= self.next_index:
+            raise ValueError(f"frames arrive in order: expected frame {self.next_index} or an earlier one, "
+                             f"got {query}")
         if self.num_references == 0:
             return []
-        if query == 0:
-            return [0]
-        latest = list(self._latest)
-        spread = [index for index in self._spread if index not in latest]
-        return sorted(latest + _uniform_pick(spread, self.num_references - len(latest)))
+        latest = [index for index in self._latest if index != query]
+        spread = [index for index in self._spread if index not in latest and index != query]
+        indices = sorted(latest + _uniform_pick(spread, self.num_references - len(latest)))
+        return indices or [query]
 
     def references(self, query, features):
-        """The stacked references of ``query`` (its own ``features`` stand in for frame 0), or None."""
+        """The stacked references of ``query`` (its own ``features`` stand in when it is its own), or None."""
         indices = self.reference_indices(query)
         if not indices:
             return None
@@ -122,7 +125,44 @@ class OnlineReferenceStore:
         return dropped
 
 
-def online_reference_plan(num_frames, num_references, recent=1):
+def online_order(frames, store, lag=0, stored=None):
+    """Feeds ``store`` the ``(index, item)`` pairs of ``frames``; yields each ``(index, item)`` when it is due.
+
+    The one schedule of online segmentation: a frame is due once ``lag`` later frames have
+    arrived (or the stream has ended), and is segmented against the store as it is then. With
+    ``lag = 0`` each frame is due before it joins the store, so its references are all earlier
+    frames; with ``lag = L`` they may be any of the next L frames too, and each mask comes L
+    frames late. At most ``lag`` items wait, beside what the store holds; they are still
+    yielded when the stream ends, or when Ctrl-C stops the reading of ``frames`` (where a
+    live stream spends its time). ``stored`` maps an
+    item to what the store keeps of it (default: the item).
+
+    >>> store = OnlineReferenceStore(2, recent=1)
+    >>> [(index, store.reference_indices(index)) for index, _ in online_order(enumerate("abcd"), store, lag=1)]
+    [(0, [1]), (1, [0, 2]), (2, [0, 3]), (3, [0, 2])]
+    """
+    lag = non_negative_int("lag", lag)
+    stored = stored or (lambda item: item)
+    waiting = deque()
+    try:
+        for index, item in frames:
+            if lag == 0:
+                yield index, item
+                store.add(index, stored(item))
+                continue
+            store.add(index, stored(item))
+            waiting.append((index, item))
+            if len(waiting) > lag:
+                yield waiting.popleft()
+    except KeyboardInterrupt:  # a user's stop: the frames already read still get their masks
+        while waiting:
+            yield waiting.popleft()
+        raise
+    while waiting:
+        yield waiting.popleft()
+
+
+def online_reference_plan(num_frames, num_references, recent=1, lag=0):
     """The references every frame of a ``num_frames`` stream gets online (`OnlineReferenceStore`).
 
     The offline `reference_plan`'s online counterpart: with it, `stream_video` gives the
@@ -130,10 +170,11 @@ def online_reference_plan(num_frames, num_references, recent=1):
 
     >>> online_reference_plan(6, 2)
     [[0], [0], [0, 1], [0, 2], [2, 3], [0, 4]]
+    >>> online_reference_plan(6, 2, lag=2)
+    [[2], [2, 3], [0, 4], [4, 5], [0, 5], [0, 4]]
     """
     store = OnlineReferenceStore(num_references, recent=recent)
-    plan = []
-    for query in range(num_frames):
-        plan.append(store.reference_indices(query))
-        store.add(query, None)
+    plan = [None] * num_frames
+    for query, _ in online_order(((index, None) for index in range(num_frames)), store, lag):
+        plan[query] = store.reference_indices(query)
     return plan

@@ -173,7 +173,7 @@ class TrainConfig:
     saliency_masks: Optional[str] = setting(tunable=False, help="still-image mask folder")
     stills_from_training_videos: bool = setting(
         False, tunable=False, help="the still-image steps read the training videos' annotated frames as stills "
-        "(not with saliency_images)")
+        "(not with saliency_images or composite_stills)")
     composite_stills: str = setting(
         "off", choices=("off", "object", "union"),
         help="the still-image steps read composites, an object of one training video pasted onto a frame of "
@@ -287,7 +287,7 @@ class TrainConfig:
                                            ("stills_from_training_videos", self.stills_from_training_videos),
                                            ("composite_stills", self.composite_stills != "off")) if given]
         if len(stills) > 1:
-            raise ValueError(f"{' and '.join(stills)} all name the still images; give one of them.")
+            raise ValueError(f"{', '.join(stills)}: each names the still images; give one of them.")
         if stills and int(self.image_steps) < 1:
             raise ValueError(f"{stills[0]} feeds the still-image steps, and image_steps is {self.image_steps}: "
                              "give image_steps >= 1, or no still images.")

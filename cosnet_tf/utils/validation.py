@@ -15,6 +15,19 @@ def positive_int(name, value):
     return int(value)
 
 
+def non_negative_int(name, value):
+    """`value` as an int, or a ValueError naming `name` when it is not an integer >= 0.
+
+    Example:
+
+    >>> non_negative_int("lag", 0)
+    0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def positive_size(name, size):
     """`size` as an (int, int) pair (None stays None), or a ValueError naming `name`.
 
