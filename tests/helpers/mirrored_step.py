@@ -28,13 +28,13 @@ OPTIMIZERS = {
 }
 
 
-def build(variant, optimizer="sgd", run_eagerly=False):
+def build(variant, optimizer="sgd"):
     keras.utils.set_random_seed(0)
     # Heads' batch norm synchronized: each replica sees 2 of the 4 samples, and the
     # statistics must be those of all 4, as on one device.
     model = COSNetTrainer(tiny_backbone(), coattention=variant, head_filters=16, synchronized_batch_norm=True,
                           class_balance=1.0, head_lr_multiplier=10.0)
-    model.compile(optimizer=OPTIMIZERS[optimizer](), run_eagerly=run_eagerly)
+    model.compile(optimizer=OPTIMIZERS[optimizer]())
     return model
 
 
@@ -51,10 +51,10 @@ def batch(stream, seed=0):
     return x, y
 
 
-def weights_after_step(strategy, variant, stream, optimizer, run_eagerly=False):
+def weights_after_step(strategy, variant, stream, optimizer):
     """Weights before and after one step on one global batch of 4, and the model."""
     with strategy.scope():
-        model = build(variant, optimizer, run_eagerly)
+        model = build(variant, optimizer)
     x, y = batch(stream)
     before = [w.numpy() for w in model.trainable_weights]
     model.fit(tf.data.Dataset.from_tensors((x, y)), epochs=1, verbose=0)
@@ -64,8 +64,8 @@ def weights_after_step(strategy, variant, stream, optimizer, run_eagerly=False):
 def compare(mirrored, variant, optimizer):
     result = {}
     for name, stream in (("video", VIDEO_STREAM), ("image", IMAGE_STREAM)):
-        # The one-device reference steps eagerly: the same arithmetic, without a second trace.
-        start, one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream, optimizer, True)
+        # Traced like the mirrored step: an eager reference moved some weights by up to 3e-3 more.
+        start, one, _ = weights_after_step(tf.distribute.get_strategy(), variant, stream, optimizer)
         _, two, model = weights_after_step(mirrored, variant, stream, optimizer)
         result[name] = {
             "max_difference": max(float(np.abs(a - b).max()) for a, b in zip(one, two)),
