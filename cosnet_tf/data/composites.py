@@ -4,8 +4,9 @@ The paper trains its still-image stream on 10k saliency images beside the video 
 (Section 3.3). Where no saliency set is at hand, composites make new stills out of the
 training videos' annotated frames: each one is a frame of one video (its background) with
 the object of a frame of *another* video cut out with its mask, scaled (and, with the default
-augmentation, flipped half the time) and pasted onto it at a random place. Pairings are drawn anew every epoch, so the 30 DAVIS training
-videos give far more distinct stills than their 2,079 frames.
+augmentation, flipped half the time) and pasted onto it at a random place. Pairings are drawn
+anew every epoch, so the 30 DAVIS training videos give far more distinct stills than their
+2,079 frames.
 
 The still's mask is the pasted object (``label="object"``) or the pasted object together
 with what still shows of the frame's own object (``label="union"``); see
