@@ -42,9 +42,12 @@ setup(
         'tomli>=2; python_version<"3.11"',  # training configs (TOML) before the standard library's tomllib
     ],
     # One job's libraries each (cosnet_tf/utils/extras.py: missing ones are named in the error);
-    # "all" is every extra but torch, "dev" is "all" plus pytest and pytest-xdist (what the tests
-    # need: pytest.ini spreads the default suite over the CPU's cores). pytest 9.2 changed node ids
-    # under pytest-xdist 3.8, whose xdist_group then no longer groups (pytest-dev/pytest-xdist#1386).
-    extras_require={**EXTRAS, "all": ALL, "dev": ["pytest>=7,<9.2", "pytest-xdist>=3.5", *ALL]},
+    # "all" is every extra but torch, "dev" is "all" plus what the tests need: pytest and
+    # pytest-xdist (pytest.ini spreads the default suite over the CPU's cores) and an RTSP server
+    # to stream a clip from (the only pure-Python one on PyPI; nothing else needs it). pytest 9.2
+    # changed node ids under pytest-xdist 3.8, whose xdist_group then no longer groups
+    # (pytest-dev/pytest-xdist#1386).
+    extras_require={**EXTRAS, "all": ALL,
+                    "dev": ["pytest>=7,<9.2", "pytest-xdist>=3.5", "aio-rtsp-toolkit>=0.1.4,<0.2", *ALL]},
     entry_points={"console_scripts": ["cosnet=cosnet_cli:main"]},
 )

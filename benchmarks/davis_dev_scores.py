@@ -6,7 +6,7 @@ protocol: J and F mean / recall / decay, and T). One row per setting: the model-
 (inference resolution, N = 0 vs N = 5, with and without CRF) come from here.
 
     python benchmarks/davis_dev_scores.py MODEL.keras [--davis-root ../shared/data/davis2016-dev]
-        [--short-sides 240 320 384 480] [--input-sizes 256x256] [--refs 0 5] [--fusions attention prediction]
+        [--short-sides 240 320 384 480] [--input-sizes 256x256] [--refs 0 5] [--fusions attention prediction joint]
         [--samplings uniform random local] [--flip] [--crf] [--out DIR]
         [--db-info ../shared/data/davis2016-train/db_info.yml]
 
@@ -29,6 +29,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from cosnet_tf.utils.choices import FUSIONS, SAMPLING_STRATEGIES  # noqa: E402  (plain tuples: no TensorFlow)
+
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared")
 COLUMNS = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean")
 
@@ -46,14 +48,16 @@ def settings_from_args(args):
     for size, size_flags in sizes:
         for n in args.refs:
             # Fusion and sampling mean nothing without references.
-            for fusion in args.fusions if n > 0 else args.fusions[:1]:
+            fusions = args.fusions or [None]  # None: the model's own reference_fusion
+            for fusion in fusions if n > 0 else fusions[:1]:
                 for sampling in args.samplings if n > 0 else args.samplings[:1]:
                     for flip, flip_flags in flips:
                         for crf, crf_flags in crfs:
                             label = f"{size}, N={n}"
-                            if n > 0 and (len(args.fusions) > 1 or len(args.samplings) > 1):
-                                label += f", {fusion}, {sampling}"
-                            flags = size_flags + ["--refs", str(n), "--fusion", fusion, "--sampling", sampling]
+                            if n > 0 and (len(fusions) > 1 or len(args.samplings) > 1):
+                                label += f", {fusion or 'own fusion'}, {sampling}"
+                            flags = size_flags + ["--refs", str(n), "--sampling", sampling]
+                            flags += ["--fusion", fusion] if fusion else []
                             label += (", flip" if flip else "") + (", CRF" if crf else "")
                             settings.append((label, flags + flip_flags + crf_flags))
     return settings
@@ -67,8 +71,8 @@ def main(argv=None):
     parser.add_argument("--short-sides", type=int, nargs="+", metavar="S")
     parser.add_argument("--input-sizes", nargs="+", metavar="HxW")
     parser.add_argument("--refs", type=int, nargs="+", default=[5], metavar="N")
-    parser.add_argument("--fusions", nargs="+", default=["attention"], choices=("attention", "prediction"))
-    parser.add_argument("--samplings", nargs="+", default=["uniform"], choices=("uniform", "random", "local"))
+    parser.add_argument("--fusions", nargs="+", choices=FUSIONS, help="default: the model's own reference_fusion")
+    parser.add_argument("--samplings", nargs="+", default=["uniform"], choices=SAMPLING_STRATEGIES)
     parser.add_argument("--flip", action="store_true", help="also score every setting with --flip")
     parser.add_argument("--crf", action="store_true", help="also score every setting with --crf")
     parser.add_argument("--crf-workers", type=int, default=2)

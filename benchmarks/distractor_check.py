@@ -40,6 +40,8 @@ if REPO_ROOT not in sys.path:  # run as a script without installing
     sys.path.insert(0, REPO_ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from cosnet_tf.utils.choices import FUSIONS  # noqa: E402  (plain tuples: no TensorFlow)
+
 SHARED = os.path.join(REPO_ROOT, "..", "shared")
 
 
@@ -141,7 +143,7 @@ def main(argv=None):
     parser.add_argument("--train-root", default=os.path.join(SHARED, "data", "davis2016-train"))
     parser.add_argument("--sequences", nargs="+", help="default: every dev sequence")
     parser.add_argument("--refs", type=int, nargs="+", default=[0, 5], metavar="N")
-    parser.add_argument("--fusion", default=None, help="attention | prediction | joint (default: the model's)")
+    parser.add_argument("--fusion", default=None, choices=FUSIONS, help="default: the model's own")
     parser.add_argument("--flip", action="store_true", help="test-time flip averaging")
     parser.add_argument("--seed", type=int, default=0, help="seed of the composites")
     parser.add_argument("--clean", action="store_true", help="also score the sequences without distractors")

@@ -1,4 +1,5 @@
 """Shared test fixtures. Tests that need ../shared skip with a reason when it is absent."""
+import importlib.util
 import os
 import pathlib
 
@@ -26,6 +27,15 @@ def shared_path(*parts):
             f"needs {path} (the project's ../shared folder, present in CI, not in a user's clone)"
         )
     return path
+
+
+def load_script(path, name=None):
+    """Imports a script that is not in a package (a benchmark, a golden-output maker) as a module."""
+    path = pathlib.Path(path)
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)
@@ -96,12 +106,13 @@ def random_frames(batch, height, width, seed=0):
     return rng.uniform(0, 255, (batch, height, width, 3)).astype("float32")
 
 
-def write_video(path, frames, fps=10):
-    """Writes `frames` (uint8 [T, H, W, 3]) as an MPEG-4 video with PyAV; returns the path as a string."""
+def write_video(path, frames, fps=10, codec="mpeg4"):
+    """Writes `frames` (uint8 [T, H, W, 3]) as a video (MPEG-4 part 2 unless `codec` says, e.g.
+    "libx264") with PyAV; returns the path as a string."""
     import av
 
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))

@@ -1,18 +1,13 @@
 """The distractor check's composites: deterministic, where expected, never one object twice in a row."""
-import importlib.util
-
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def check():
-    spec = importlib.util.spec_from_file_location("distractor_check", REPO_ROOT / "benchmarks" / "distractor_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO_ROOT / "benchmarks" / "distractor_check.py")
 
 
 class SquareObjects:

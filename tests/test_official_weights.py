@@ -1,5 +1,4 @@
 """The port of the authors' checkpoint: golden outputs, mapping, errors, CLI."""
-import importlib.util
 import subprocess
 import sys
 
@@ -8,17 +7,14 @@ import pytest
 
 from cosnet_tf import COSNet
 from cosnet_tf.conversion import load_official_weights, official_weight_map
-from tests.conftest import REPO_ROOT, shared_path
+from tests.conftest import REPO_ROOT, load_script, shared_path
 
 # Its module fixtures are costly: the whole file on one xdist worker (pytest.ini: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("official_weights")
 
 
 def _official_state_dict():
-    script = shared_path("reference", "golden", "make_weights.py")
-    spec = importlib.util.spec_from_file_location("make_weights", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(shared_path("reference", "golden", "make_weights.py"))
     return module.official_state_dict(str(shared_path("reference", "official-cosnet-checkpoint.tsv")))
 
 

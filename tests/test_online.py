@@ -269,6 +269,37 @@ def test_a_url_is_read_as_a_live_stream_through_pyav(tmp_path):
     assert [(index, frame.shape) for index, frame in source.iter_frames()] == [(i, (*SIZE, 3)) for i in range(4)]
 
 
+def test_a_camera_device_is_opened_with_the_v4l2_demuxer(monkeypatch):
+    """`/dev/video*` goes to PyAV's V4L2 demuxer (this machine has no camera: the call is recorded)."""
+    av = pytest.importorskip("av")
+    from cosnet_tf.inference import PyAVStreamSource
+
+    with pytest.raises(DataFileError, match="cannot open stream '/dev/video97'"):
+        PyAVStreamSource("/dev/video97", timeout=1)  # no such device here
+    calls = []
+    stream = types.SimpleNamespace(average_rate=30, guessed_rate=None)
+    container = types.SimpleNamespace(streams=types.SimpleNamespace(video=[stream]))
+    monkeypatch.setattr(av, "open", lambda url, **options: calls.append((url, options)) or container)
+    source = PyAVStreamSource("/dev/video0")
+    assert calls == [("/dev/video0", {"format": "v4l2", "timeout": 30.0})]
+    assert (source.name, source.fps) == ("video0", 30.0)
+
+
+def _serve_clip(tmp_path, codec="mpeg4"):
+    """A folder for a local server with a 6-frame clip, camera.mp4."""
+    served = tmp_path / "served"
+    served.mkdir()
+    write_video(served / "camera.mp4", _frames(6), codec=codec)
+    return served
+
+
+def _assert_segmented_online(url, model_path, out, capsys):
+    assert main(["segment", url, "--online", "--out", str(out), "--model", model_path, "--refs", "2",
+                 "--quiet"]) == 0, capsys.readouterr().err
+    assert sorted(os.listdir(out)) == [f"{index:05d}.png" for index in range(6)]
+    assert _read_mask(out / "00005.png").shape == SIZE
+
+
 def test_an_http_stream_is_segmented_online(model_path, tmp_path, capsys):
     """A source over the network: `cosnet segment http://... --online` reads what a local HTTP server sends."""
     pytest.importorskip("av")
@@ -279,18 +310,36 @@ def test_an_http_stream_is_segmented_online(model_path, tmp_path, capsys):
         def log_message(self, *args):
             pass
 
-    served = tmp_path / "served"
-    served.mkdir()
-    write_video(served / "camera.mp4", _frames(6))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=served))
+    handler = functools.partial(QuietHandler, directory=_serve_clip(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    out = tmp_path / "out"
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/camera.mp4"
-        assert main(["segment", url, "--online", "--out", str(out), "--model", model_path, "--refs", "2",
-                     "--quiet"]) == 0, capsys.readouterr().err
+        _assert_segmented_online(url, model_path, tmp_path / "out", capsys)
     finally:
         server.shutdown()
         server.server_close()
-    assert sorted(os.listdir(out)) == [f"{index:05d}.png" for index in range(6)]
-    assert _read_mask(out / "00005.png").shape == SIZE
+
+
+def test_an_rtsp_stream_is_segmented_online(model_path, tmp_path, capsys):
+    """`cosnet segment rtsp://... --online` reads an H.264 stream that a local RTSP server sends."""
+    pytest.importorskip("av")
+    rtsp = pytest.importorskip("aio_rtsp_toolkit.server", reason="the RTSP test server is in the [dev] extra")
+    import asyncio
+    import socket
+
+    served = _serve_clip(tmp_path, codec="libx264")  # the server sends H.264 or H.265
+    with socket.socket() as probe:  # a free port: the server reports none back
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(rtsp.RtspServer(str(served), "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        _assert_segmented_online(f"rtsp://127.0.0.1:{port}/camera.mp4", model_path, tmp_path / "out", capsys)
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
