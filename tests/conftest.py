@@ -29,10 +29,10 @@ def shared_path(*parts):
     return path
 
 
-def load_script(path, name=None):
+def load_script(path):
     """Imports a script that is not in a package (a benchmark, a golden-output maker) as a module."""
     path = pathlib.Path(path)
-    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
